@@ -1,0 +1,288 @@
+"""A local API Gateway (REST) in front of the real handlers.
+
+Each request becomes the proxy event API Gateway would send: the route comes from the
+template's ``Api`` events, the Lambda REQUEST authorizer runs first (its allow policy cached per
+``Authorization`` header for the template's ``ReauthorizeEvery``), and its context reaches the
+function as ``requestContext.authorizer``. Responses are mapped back exactly as API Gateway's
+proxy integration does.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from devstack.lambdas import FunctionRegistry
+from devstack.template import ACCOUNT_ID, ApiRoute, LocalStack
+
+API_ID = "local"
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+@dataclass(frozen=True)
+class _CompiledRoute:
+    route: ApiRoute
+    pattern: re.Pattern[str]
+    specificity: tuple[int, int]
+
+
+def _compile(route: ApiRoute) -> _CompiledRoute:
+    parts = []
+    params = 0
+    for segment in route.path.strip("/").split("/"):
+        match = re.fullmatch(r"\{(\w+)(\+?)\}", segment)
+        if match:
+            params += 1
+            name, greedy = match.groups()
+            parts.append(f"(?P<{name}>.+)" if greedy else f"(?P<{name}>[^/]+)")
+        else:
+            parts.append(re.escape(segment))
+    pattern = re.compile("^/" + "/".join(parts) + "/?$")
+    # Literal segments win over parameters, as in API Gateway.
+    return _CompiledRoute(route, pattern, (params, -len(route.path)))
+
+
+class _AuthorizerCache:
+    def __init__(self, ttl_seconds: int) -> None:
+        self._ttl = ttl_seconds
+        self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry and entry[0] > time.monotonic():
+                return entry[1]
+            self._entries.pop(key, None)
+            return None
+
+    def put(self, key: str, policy: dict[str, Any]) -> None:
+        if self._ttl > 0:
+            with self._lock:
+                self._entries[key] = (time.monotonic() + self._ttl, policy)
+
+
+class RestApiGateway:
+    def __init__(
+        self, stack: LocalStack, functions: FunctionRegistry, *, cache_ttl: int | None = None
+    ) -> None:
+        self.stack = stack
+        self.functions = functions
+        self.stage = stack.stage()
+        self.routes = sorted(
+            (_compile(route) for route in stack.api_routes()), key=lambda c: c.specificity
+        )
+        self.authorizer = stack.authorizer_function()
+        self.responses = stack.gateway_responses()
+        self.cache = _AuthorizerCache(stack.authorizer_ttl() if cache_ttl is None else cache_ttl)
+
+    # --- request -> event ------------------------------------------------------------------
+
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        split = urlsplit(raw_path)
+        path = split.path
+        stage_prefix = f"/{self.stage}"
+        if path.startswith(stage_prefix + "/"):
+            path = path[len(stage_prefix) :]
+        matched = self._match(method, path)
+        if matched is None:
+            return self.error(MISSING_ROUTE)
+        route, path_params = matched
+        query = parse_qs(split.query, keep_blank_values=True)
+        request_id = str(uuid.uuid4())
+        event = self._proxy_event(
+            route, method, path, headers, query, path_params, body, source_ip, request_id
+        )
+        if route.authorized and self.authorizer:
+            authorizer_context = self._authorize(event, headers)
+            if isinstance(authorizer_context, tuple):
+                return self.error(authorizer_context)
+            event["requestContext"]["authorizer"] = authorizer_context
+        try:
+            result = self.functions.invoke(route.function, event)
+        except Exception:  # noqa: BLE001 - API Gateway answers 502 for a crashed function
+            return self.error(INTEGRATION_FAILURE)
+        return _proxy_response(result) or self.error(INTEGRATION_FAILURE)
+
+    def error(self, kind: tuple[str, int, str]) -> tuple[int, dict[str, str], bytes]:
+        return gateway_error(self.responses, kind)
+
+    def _match(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
+        for compiled in self.routes:
+            if compiled.route.method not in {method, "ANY"}:
+                continue
+            found = compiled.pattern.match(path)
+            if found:
+                return compiled.route, found.groupdict()
+        return None
+
+    def _proxy_event(
+        self,
+        route: ApiRoute,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        query: dict[str, list[str]],
+        path_params: dict[str, str],
+        body: bytes,
+        source_ip: str,
+        request_id: str,
+    ) -> dict[str, Any]:
+        try:
+            text_body: str | None = body.decode("utf-8") if body else None
+            is_base64 = False
+        except UnicodeDecodeError:
+            text_body, is_base64 = base64.b64encode(body).decode(), True
+        return {
+            "resource": route.path,
+            "path": path,
+            "httpMethod": method,
+            "headers": dict(headers),
+            "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+            "multiValueQueryStringParameters": query or None,
+            "pathParameters": path_params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "accountId": ACCOUNT_ID,
+                "apiId": API_ID,
+                "resourcePath": route.path,
+                "httpMethod": method,
+                "path": f"/{self.stage}{path}",
+                "stage": self.stage,
+                "requestId": request_id,
+                "requestTimeEpoch": int(time.time() * 1000),
+                "protocol": "HTTP/1.1",
+                "identity": {"sourceIp": source_ip},
+                "domainName": headers.get("Host", "localhost"),
+            },
+            "body": text_body,
+            "isBase64Encoded": is_base64,
+        }
+
+    def _authorize(
+        self, event: dict[str, Any], headers: dict[str, str]
+    ) -> dict[str, Any] | tuple[str, int, str]:
+        """The authorizer context for an allowed call, or the gateway error to answer."""
+        identity = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+        if not identity:
+            return UNAUTHORIZED  # API Gateway answers 401 without calling the authorizer
+        method_arn = (
+            f"arn:aws:execute-api:{self.stack.region}:{ACCOUNT_ID}:{API_ID}/{self.stage}/"
+            f"{event['httpMethod']}{event['path']}"
+        )
+        policy = self.cache.get(identity)
+        if policy is None:
+            authorizer_event = {
+                "type": "REQUEST",
+                "methodArn": method_arn,
+                **{k: event[k] for k in ("resource", "path", "httpMethod", "headers")},
+                **{k: event[k] for k in ("queryStringParameters", "pathParameters")},
+                "requestContext": event["requestContext"],
+            }
+            try:
+                policy = self.functions.invoke(str(self.authorizer), authorizer_event)
+            except Exception as error:  # noqa: BLE001
+                return UNAUTHORIZED if str(error) == "Unauthorized" else AUTHORIZER_FAILURE
+            self.cache.put(identity, policy)
+        if not _policy_allows(policy, method_arn):
+            return ACCESS_DENIED
+        context = dict(policy.get("context") or {})
+        context["principalId"] = policy.get("principalId")
+        return context
+
+
+def _policy_allows(policy: dict[str, Any], method_arn: str) -> bool:
+    allowed = False
+    for statement in (policy.get("policyDocument") or {}).get("Statement", []):
+        resources = statement.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        if any(fnmatch.fnmatchcase(method_arn, pattern) for pattern in resources):
+            if statement.get("Effect") == "Deny":
+                return False
+            allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def _proxy_response(result: Any) -> tuple[int, dict[str, str], bytes] | None:
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return None  # a malformed proxy response is API Gateway's 502
+    headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[str(name)] = ", ".join(str(v) for v in values)
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    return int(result["statusCode"]), headers, raw
+
+
+# API Gateway's own answers: (response type, default status, message) as AWS sends them.
+UNAUTHORIZED = ("UNAUTHORIZED", 401, "Unauthorized")
+ACCESS_DENIED = ("ACCESS_DENIED", 403, "User is not authorized to access this resource")
+MISSING_ROUTE = ("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
+AUTHORIZER_FAILURE = ("AUTHORIZER_FAILURE", 500, "Internal server error")
+INTEGRATION_FAILURE = ("INTEGRATION_FAILURE", 502, "Internal server error")
+TOO_LARGE = ("REQUEST_TOO_LARGE", 413, "Request Too Long")
+
+
+def gateway_error(
+    responses: dict[str, dict[str, Any]], kind: tuple[str, int, str]
+) -> tuple[int, dict[str, str], bytes]:
+    """API Gateway's own error, shaped by the template's GatewayResponses like in AWS."""
+    response_type, status, message = kind
+    default = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
+    spec = responses.get(response_type) or responses.get(default) or {}
+    status = int(spec.get("StatusCode", status))
+    template = (spec.get("ResponseTemplates") or {}).get("application/json")
+    if template:
+        body = str(template).replace("$context.error.messageString", json.dumps(message))
+    else:
+        body = json.dumps({"message": message})
+    return status, {"Content-Type": "application/json"}, body.encode()
+
+
+def serve(gateway: RestApiGateway, host: str, port: int) -> ThreadingHTTPServer:
+    """Start serving in a daemon thread; returns the server (``server_address`` has the port)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _dispatch(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                self._reply(*gateway.error(TOO_LARGE))
+                return
+            body = self.rfile.read(length) if length else b""
+            headers = dict(self.headers.items())
+            self._reply(
+                *gateway.handle(self.command, self.path, headers, body, self.client_address[0])
+            )
+
+        def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                if name.lower() not in {"content-length", "connection"}:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass  # the functions log; the gateway keeps quiet
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -1,0 +1,129 @@
+"""Starts and stops the whole local system: embedded AWS, resources, gateway, demo data."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+from devstack.gateway import RestApiGateway, serve
+from devstack.lambdas import FunctionRegistry
+from devstack.moto_support import serialize_dynamodb
+from devstack.provision import provision
+from devstack.template import LocalStack, load_template
+
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class DevStackInfo:
+    """What a developer (or payctl --local, or a test) needs to talk to the running stack."""
+
+    aws_endpoint: str
+    api_base_url: str
+    region: str
+    environment: dict[str, str]
+    tenant_id: str
+    tenant_name: str
+    api_key_id: str
+    api_key: str
+    demo_payment_id: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_file(cls, path: Path) -> DevStackInfo:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def aws_environment(endpoint: str) -> dict[str, str]:
+    """Environment that points every boto3/pynamodb client at the embedded AWS."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "devstack",
+        "AWS_SECRET_ACCESS_KEY": "devstack",
+    }
+
+
+class DevStack:
+    def __init__(self, *, host: str = "127.0.0.1", aws_port: int = 0, api_port: int = 0) -> None:
+        self.host = host
+        self.aws_port = aws_port
+        self.api_port = api_port
+        self._moto: ThreadedMotoServer | None = None
+        self._api: ThreadingHTTPServer | None = None
+        self.info: DevStackInfo | None = None
+
+    def start(self) -> DevStackInfo:
+        serialize_dynamodb()
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
+        self._moto.start()
+        moto_host, moto_port = self._moto.get_host_and_port()
+        endpoint = f"http://{moto_host}:{moto_port}"
+        os.environ.update(aws_environment(endpoint))
+
+        stack = provision(LocalStack(load_template(), region=REGION))
+        environment = stack.environment()
+        os.environ.update(environment)
+        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        # Settings are read once per container: this process is the container.
+        from payments.config import reset_settings
+
+        reset_settings()
+
+        gateway = RestApiGateway(stack, FunctionRegistry(stack))
+        self._api = serve(gateway, self.host, self.api_port)
+        api_host, api_port = self._api.server_address[:2]
+        base_url = f"http://{api_host!s}:{api_port}/{gateway.stage}"
+        self.info = DevStackInfo(
+            aws_endpoint=endpoint,
+            api_base_url=base_url,
+            region=REGION,
+            environment=environment,
+            **_seed_demo(),
+        )
+        return self.info
+
+    def stop(self) -> None:
+        if self._api is not None:
+            self._api.shutdown()
+            self._api.server_close()
+        if self._moto is not None:
+            self._moto.stop()
+
+
+def _seed_demo() -> dict[str, Any]:
+    """A demo tenant, its API key and one payment, through the same code payctl uses."""
+    from payments.domain.payment import Customer
+    from payments.services.transitions import create_payment
+    from payments.store import repositories
+
+    tenant = repositories.create_tenant("Demo Salon")
+    key = repositories.issue_api_key(tenant.tenant_id)
+    payment = create_payment(
+        tenant_id=tenant.tenant_id,
+        payable_type="booking",
+        payable_id="bk_demo_1",
+        amount=2500,
+        currency="KES",
+        provider="stripe",
+        description="Haircut (demo)",
+        customer=Customer(email="customer@example.com", name="Demo Customer"),
+        source="devstack",
+    )
+    return {
+        "tenant_id": tenant.tenant_id,
+        "tenant_name": tenant.name,
+        "api_key_id": key.key_id,
+        "api_key": key.plaintext,
+        "demo_payment_id": payment.payment_id,
+    }

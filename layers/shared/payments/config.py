@@ -1,0 +1,40 @@
+"""Typed settings read from the environment once per container, on first use.
+
+Handlers never read ``os.environ`` themselves: they ask :func:`get_settings`. The first call
+builds the settings object; later calls in the same container reuse it (Lambda keeps module
+state between invocations, so this is read once per cold start).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Names of the resources this deployment uses, as `template.yaml` passes them in."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    payments_table_name: str = Field(default="payments", min_length=3, max_length=255)
+    idempotency_table_name: str = Field(default="payments-idempotency", min_length=3)
+    event_bus_name: str = Field(default="payments", min_length=1)
+    kms_key_id: str = ""
+    stage: str = "dev"
+    secrets_prefix: str = "payments/dev/"
+    # Page size bounds for list endpoints.
+    default_page_size: int = Field(default=25, ge=1, le=100)
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The container's settings, created on first use."""
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and the devstack change the environment)."""
+    get_settings.cache_clear()

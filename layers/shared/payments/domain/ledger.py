@@ -1,0 +1,176 @@
+"""Double-entry journal entries that cannot exist unless they balance.
+
+A journal entry is a set of lines; each line debits or credits one account in one currency.
+For every currency in the entry, the sum of debits equals the sum of credits, or the entry
+refuses to be built. Amounts are integer minor units for fiat and ``Decimal`` for crypto
+(``money.Amount``); a float never gets in.
+
+Accounts (per tenant):
+- ``provider_clearing:<provider>``: money held for the merchant at the provider (an asset,
+  debit-normal).
+- ``merchant_sales``: what the merchant has been paid by customers, net of refunds
+  (credit-normal).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from payments.money import Amount, MoneyError, amount_for
+
+
+class UnbalancedEntryError(MoneyError):
+    code = "unbalanced_entry"
+
+
+def provider_clearing_account(provider: str) -> str:
+    return f"provider_clearing:{provider}"
+
+
+MERCHANT_SALES = "merchant_sales"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalLine:
+    account: str
+    currency: str
+    debit: Amount = 0
+    credit: Amount = 0
+
+    def __post_init__(self) -> None:
+        for side in (self.debit, self.credit):
+            # The empty side is a plain 0 in any currency; anything else must be an exact
+            # amount of the line's currency (int minor units, or Decimal for crypto).
+            if not (type(side) is int and side == 0):
+                amount_for(self.currency, side)
+        if self.debit < 0 or self.credit < 0:
+            raise UnbalancedEntryError("journal line amounts must not be negative")
+        if (self.debit == 0) == (self.credit == 0):
+            raise UnbalancedEntryError("a journal line is either a debit or a credit")
+        if not self.account:
+            raise UnbalancedEntryError("a journal line needs an account")
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """A balanced set of lines describing one money movement."""
+
+    entry_id: str
+    tenant_id: str
+    payment_id: str
+    description: str
+    lines: tuple[JournalLine, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if len(self.lines) < 2:
+            raise UnbalancedEntryError("a journal entry needs at least two lines")
+        totals: dict[str, list[Amount]] = defaultdict(lambda: [0, 0])
+        for line in self.lines:
+            totals[line.currency][0] += line.debit
+            totals[line.currency][1] += line.credit
+        for currency, (debits, credits) in totals.items():
+            if debits != credits:
+                raise UnbalancedEntryError(
+                    f"entry does not balance in {currency}: debits {debits} != credits {credits}"
+                )
+
+    def net_by_account(self) -> dict[tuple[str, str], tuple[Amount, Amount]]:
+        """(account, currency) -> (debits, credits) summed over this entry's lines."""
+        sums: dict[tuple[str, str], list[Amount]] = defaultdict(lambda: [0, 0])
+        for line in self.lines:
+            sums[(line.account, line.currency)][0] += line.debit
+            sums[(line.account, line.currency)][1] += line.credit
+        return {key: (value[0], value[1]) for key, value in sums.items()}
+
+
+def capture_entry(
+    *, entry_id: str, tenant_id: str, payment_id: str, provider: str, amount: Amount, currency: str
+) -> JournalEntry:
+    """The customer paid: the provider holds the money for the merchant."""
+    return JournalEntry(
+        entry_id=entry_id,
+        tenant_id=tenant_id,
+        payment_id=payment_id,
+        description="payment captured",
+        lines=(
+            JournalLine(provider_clearing_account(provider), currency, debit=amount),
+            JournalLine(MERCHANT_SALES, currency, credit=amount),
+        ),
+    )
+
+
+def refund_entry(
+    *, entry_id: str, tenant_id: str, payment_id: str, provider: str, amount: Amount, currency: str
+) -> JournalEntry:
+    """Money went back to the customer: exactly reverses ``amount`` of a capture."""
+    return JournalEntry(
+        entry_id=entry_id,
+        tenant_id=tenant_id,
+        payment_id=payment_id,
+        description="payment refunded",
+        lines=(
+            JournalLine(MERCHANT_SALES, currency, debit=amount),
+            JournalLine(provider_clearing_account(provider), currency, credit=amount),
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBalance:
+    account: str
+    currency: str
+    debits: Amount
+    credits: Amount
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerDiscrepancy:
+    account: str
+    currency: str
+    problem: str
+
+
+def reconcile(
+    entries: list[tuple[str, list[JournalLine]]], balances: list[StoredBalance]
+) -> list[LedgerDiscrepancy]:
+    """Every way the stored ledger disagrees with itself.
+
+    ``entries`` are (entry id, lines) as stored. An entry that does not balance per currency is
+    a discrepancy; so is any account whose stored debit/credit totals differ from the sum of
+    its journal lines, including an account with lines but no balance item and vice versa.
+    """
+    problems: list[LedgerDiscrepancy] = []
+    summed: dict[tuple[str, str], list[Amount]] = defaultdict(lambda: [0, 0])
+    for entry_id, lines in entries:
+        per_currency: dict[str, list[Amount]] = defaultdict(lambda: [0, 0])
+        for line in lines:
+            per_currency[line.currency][0] += line.debit
+            per_currency[line.currency][1] += line.credit
+            summed[(line.account, line.currency)][0] += line.debit
+            summed[(line.account, line.currency)][1] += line.credit
+        for currency, (debits, credits) in per_currency.items():
+            if debits != credits:
+                problems.append(
+                    LedgerDiscrepancy(
+                        f"entry {entry_id}", currency, f"debits {debits} != credits {credits}"
+                    )
+                )
+    stored = {(b.account, b.currency): b for b in balances}
+    for key in sorted(set(summed) | set(stored)):
+        account, currency = key
+        expected_debits, expected_credits = summed.get(key, [0, 0])
+        balance = stored.get(key)
+        if balance is None:
+            problems.append(LedgerDiscrepancy(account, currency, "journal lines but no balance"))
+            continue
+        if (balance.debits, balance.credits) != (expected_debits, expected_credits):
+            problems.append(
+                LedgerDiscrepancy(
+                    account,
+                    currency,
+                    f"balance debits/credits {balance.debits}/{balance.credits} != "
+                    f"journal {expected_debits}/{expected_credits}",
+                )
+            )
+    return problems

@@ -1,0 +1,68 @@
+"""The payment aggregate as the domain sees it: plain data, no storage concerns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from payments.domain.events import rfc3339
+from payments.domain.states import PaymentStatus
+from payments.money import Amount
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    email: str | None = None
+    name: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    payment_id: str
+    tenant_id: str
+    payable_type: str
+    payable_id: str
+    amount: Amount
+    currency: str
+    provider: str
+    status: PaymentStatus
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    description: str = ""
+    provider_ref: str | None = None
+    customer: Customer = field(default_factory=Customer)
+    metadata: dict[str, str] = field(default_factory=dict)
+    amount_captured: Amount = 0
+    amount_refunded: Amount = 0
+
+    def with_status(self, status: PaymentStatus, at: datetime, **changes: Any) -> Payment:
+        """The next version of this payment in ``status``."""
+        return replace(self, status=status, version=self.version + 1, updated_at=at, **changes)
+
+    def public_view(self) -> dict[str, Any]:
+        """What the merchant's app sees (API responses and event data). No PII beyond ids."""
+        return {
+            "payment_id": self.payment_id,
+            "payable_type": self.payable_type,
+            "payable_id": self.payable_id,
+            "amount": _render(self.amount),
+            "currency": self.currency,
+            "status": self.status.value,
+            "provider": self.provider,
+            "provider_reference": self.provider_ref,
+            "description": self.description,
+            "metadata": dict(self.metadata),
+            "amount_captured": _render(self.amount_captured),
+            "amount_refunded": _render(self.amount_refunded),
+            "created_at": rfc3339(self.created_at),
+            "updated_at": rfc3339(self.updated_at),
+        }
+
+
+def _render(amount: Amount) -> int | str:
+    # Fiat minor units stay integers; crypto decimals travel as strings so no JSON parser
+    # turns them into floats.
+    return amount if isinstance(amount, int) else format(amount, "f")

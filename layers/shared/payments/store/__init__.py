@@ -1,0 +1,1 @@
+"""pynamodb models and repositories: the only code that touches DynamoDB."""

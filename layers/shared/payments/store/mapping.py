@@ -1,0 +1,105 @@
+"""Conversions between domain objects and stored items (and the GSI keys they carry)."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+from payments.domain.payment import Customer, Payment
+from payments.domain.states import OPEN_STATUSES, PaymentStatus
+from payments.money import FIAT_EXPONENTS, Amount
+from payments.store.models import CustomerMap, PaymentItem, utc_key_time
+
+# The sparse pending index is spread over a few partitions so that a burst of open payments
+# does not make one hot key; the sweeper queries each shard.
+PENDING_SHARDS = 8
+
+
+def payable_partition(tenant_id: str, payable_type: str, payable_id: str) -> str:
+    return f"{tenant_id}#{payable_type}#{payable_id}"
+
+
+def provider_ref_partition(provider: str, provider_ref: str) -> str:
+    return f"{provider}#{provider_ref}"
+
+
+def pending_shard(payment_id: str) -> str:
+    digest = hashlib.sha256(payment_id.encode()).digest()
+    return f"pending#{digest[0] % PENDING_SHARDS}"
+
+
+def stored_amount(currency: str, value: Decimal) -> Amount:
+    """Fiat amounts come back as exact integers; crypto stays Decimal."""
+    if currency not in FIAT_EXPONENTS:
+        return value
+    if value != value.to_integral_value():
+        raise ValueError(f"stored {currency} amount {value} is not whole minor units")
+    return int(value)
+
+
+def payment_to_item(payment: Payment) -> PaymentItem:
+    pk, sk = PaymentItem.key(payment.payment_id)
+    item = PaymentItem(
+        pk,
+        sk,
+        item_type="payment",
+        payment_id=payment.payment_id,
+        tenant_id=payment.tenant_id,
+        payable_type=payment.payable_type,
+        payable_id=payment.payable_id,
+        amount=Decimal(payment.amount),
+        currency=payment.currency,
+        provider=payment.provider,
+        provider_ref=payment.provider_ref,
+        status=payment.status.value,
+        version=payment.version,
+        description=payment.description,
+        customer=CustomerMap(
+            email=payment.customer.email, name=payment.customer.name, phone=payment.customer.phone
+        ),
+        metadata=dict(payment.metadata) or None,
+        amount_captured=Decimal(payment.amount_captured),
+        amount_refunded=Decimal(payment.amount_refunded),
+        created_at=payment.created_at,
+        updated_at=payment.updated_at,
+        gsi1pk=payable_partition(payment.tenant_id, payment.payable_type, payment.payable_id),
+        gsi1sk=f"{utc_key_time(payment.created_at)}#{payment.payment_id}",
+    )
+    if payment.provider_ref:
+        item.gsi2pk = provider_ref_partition(payment.provider, payment.provider_ref)
+        item.gsi2sk = "PAYMENT"
+    if payment.status in OPEN_STATUSES:
+        # Only open payments carry these attributes: the index holds exactly what the
+        # sweeper has to look at.
+        item.gsi3pk = pending_shard(payment.payment_id)
+        item.gsi3sk = f"{utc_key_time(payment.updated_at)}#{payment.payment_id}"
+    return item
+
+
+def item_to_payment(item: PaymentItem) -> Payment:
+    customer = item.customer
+    return Payment(
+        payment_id=item.payment_id,
+        tenant_id=item.tenant_id,
+        payable_type=item.payable_type,
+        payable_id=item.payable_id,
+        amount=stored_amount(item.currency, item.amount),
+        currency=item.currency,
+        provider=item.provider,
+        provider_ref=item.provider_ref,
+        status=PaymentStatus(item.status),
+        version=int(item.version),
+        description=item.description,
+        customer=Customer(
+            email=customer.email if customer else None,
+            name=customer.name if customer else None,
+            phone=customer.phone if customer else None,
+        ),
+        metadata={str(k): str(v) for k, v in (item.metadata or {}).items()}
+        if item.metadata
+        else {},
+        amount_captured=stored_amount(item.currency, item.amount_captured),
+        amount_refunded=stored_amount(item.currency, item.amount_refunded),
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )

@@ -1,0 +1,267 @@
+"""The items of the single ``PaymentsTable`` (keys in docs/architecture.md).
+
+Every item carries ``item_type`` so that stream consumers (the outbox pipe) can filter, and
+amounts are stored as DynamoDB numbers through :class:`AmountAttribute`, which never passes
+through a float (pynamodb's ``NumberAttribute`` round-trips through ``json`` and would).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.attributes import (
+    Attribute,
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.constants import NUMBER
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from payments.config import get_settings
+
+
+class AmountAttribute(Attribute[Decimal]):
+    """An exact decimal number (minor units or crypto decimals), never a float."""
+
+    attr_type = NUMBER
+
+    def serialize(self, value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            raise TypeError(f"amounts are int or Decimal, got {type(value).__name__}")
+        return format(Decimal(value), "f")
+
+    def deserialize(self, value: str) -> Decimal:
+        return Decimal(value)
+
+
+class _TableMeta(type):
+    """Resolves the table name from settings on use, so importing a model reads no env."""
+
+    @property
+    def table_name(cls) -> str:
+        return get_settings().payments_table_name
+
+
+class PaymentsTableModel(Model):
+    class Meta(metaclass=_TableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    item_type = UnicodeAttribute()
+    ttl = TTLAttribute(null=True)
+
+
+# --- tenancy -------------------------------------------------------------------------------
+
+
+class TenantItem(PaymentsTableModel):
+    tenant_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    status = UnicodeAttribute(default="active")
+    created_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(tenant_id: str) -> tuple[str, str]:
+        return f"TENANT#{tenant_id}", "TENANT"
+
+
+class ApiKeyItem(PaymentsTableModel):
+    """Looked up by the SHA-256 of the presented key; the key itself is never stored."""
+
+    key_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    revoked_at = UTCDateTimeAttribute(null=True)
+
+    @staticmethod
+    def key(key_hash: str) -> tuple[str, str]:
+        return f"APIKEY#{key_hash}", "APIKEY"
+
+
+class ApiKeyIdItem(PaymentsTableModel):
+    """Maps a public key id to its hash, so `payctl keys revoke KEY_ID` can find the key."""
+
+    key_id = UnicodeAttribute()
+    key_hash = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+
+    @staticmethod
+    def key(key_id: str) -> tuple[str, str]:
+        return f"KEYID#{key_id}", "KEYID"
+
+
+# --- payments ------------------------------------------------------------------------------
+
+
+class PayableIndex(GlobalSecondaryIndex["PaymentItem"]):
+    class Meta:
+        index_name = "payable-index"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class ProviderRefIndex(GlobalSecondaryIndex["PaymentItem"]):
+    class Meta:
+        index_name = "provider-ref-index"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class PendingIndex(GlobalSecondaryIndex["PaymentItem"]):
+    class Meta:
+        index_name = "pending-index"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+class CustomerMap(MapAttribute[str, Any]):
+    email = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+
+
+class PaymentItem(PaymentsTableModel):
+    payment_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    payable_type = UnicodeAttribute()
+    payable_id = UnicodeAttribute()
+    amount = AmountAttribute()
+    currency = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    provider_ref = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    version = NumberAttribute()
+    description = UnicodeAttribute(default="")
+    customer = CustomerMap(null=True)
+    metadata = MapAttribute[str, Any](null=True)
+    amount_captured = AmountAttribute()
+    amount_refunded = AmountAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+
+    payable_index = PayableIndex()
+    provider_ref_index = ProviderRefIndex()
+    pending_index = PendingIndex()
+
+    @staticmethod
+    def key(payment_id: str) -> tuple[str, str]:
+        return f"PAYMENT#{payment_id}", "PAYMENT"
+
+
+class PaymentHistoryItem(PaymentsTableModel):
+    """One requested transition of a payment, applied or not (late and out-of-order too)."""
+
+    payment_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    change_id = UnicodeAttribute()
+    from_status = UnicodeAttribute()
+    requested_status = UnicodeAttribute()
+    to_status = UnicodeAttribute()
+    applied = BooleanAttribute()
+    reason = UnicodeAttribute()
+    source = UnicodeAttribute()
+    provider_event_id = UnicodeAttribute(null=True)
+    occurred_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(payment_id: str, occurred_at: str, change_id: str) -> tuple[str, str]:
+        return f"PAYMENT#{payment_id}", f"HISTORY#{occurred_at}#{change_id}"
+
+
+# --- ledger --------------------------------------------------------------------------------
+
+
+class JournalLineMap(MapAttribute[str, Any]):
+    account = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    debit = AmountAttribute()
+    credit = AmountAttribute()
+
+
+class JournalEntryItem(PaymentsTableModel):
+    """Append-only; written once, in the same transaction as the balances it moves."""
+
+    entry_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    payment_id = UnicodeAttribute()
+    description = UnicodeAttribute()
+    lines = ListAttribute(of=JournalLineMap)
+    created_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, created_at: str, entry_id: str) -> tuple[str, str]:
+        return f"LEDGER#{tenant_id}", f"ENTRY#{created_at}#{entry_id}"
+
+
+class AccountBalanceItem(PaymentsTableModel):
+    """Running debit and credit totals of one account in one currency."""
+
+    tenant_id = UnicodeAttribute()
+    account = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    debits = AmountAttribute()
+    credits = AmountAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, account: str, currency: str) -> tuple[str, str]:
+        return f"LEDGER#{tenant_id}", f"BALANCE#{account}#{currency}"
+
+
+# --- webhooks and events -------------------------------------------------------------------
+
+
+class InboxItem(PaymentsTableModel):
+    """A provider notification we received: the dedupe key and the raw payload for audit."""
+
+    provider = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    status = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    payload = UnicodeAttribute()
+    received_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(provider: str, event_id: str) -> tuple[str, str]:
+        return f"INBOX#{provider}#{event_id}", "INBOX"
+
+
+class OutboxItem(PaymentsTableModel):
+    """An event waiting for the stream -> pipe -> bus path; expires after a week."""
+
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    envelope = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(event_id: str) -> tuple[str, str]:
+        return f"OUTBOX#{event_id}", "OUTBOX"
+
+
+def utc_key_time(moment: datetime) -> str:
+    """Sortable timestamp used inside sort keys (microseconds, UTC, fixed width)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

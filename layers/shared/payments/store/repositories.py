@@ -1,0 +1,261 @@
+"""Reads and the few non-payment writes (tenants, API keys). Payment changes go through
+:func:`payments.store.state_change.commit_state_change` only."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.transactions import TransactWrite
+
+from payments.domain.payment import Payment
+from payments.store.mapping import item_to_payment, payable_partition
+from payments.store.models import (
+    AccountBalanceItem,
+    ApiKeyIdItem,
+    ApiKeyItem,
+    JournalEntryItem,
+    PaymentHistoryItem,
+    PaymentItem,
+    TenantItem,
+)
+
+
+class InvalidCursorError(ValueError):
+    code = "invalid_cursor"
+
+
+# --- tenants and API keys -------------------------------------------------------------------
+
+API_KEY_PREFIX = "pk_"
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    tenant_id: str
+    name: str
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedApiKey:
+    key_id: str
+    tenant_id: str
+    plaintext: str  # shown once, never stored
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    key_id: str
+    tenant_id: str
+    revoked: bool
+
+
+def hash_api_key(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
+
+
+def create_tenant(name: str, *, tenant_id: str | None = None) -> Tenant:
+    tenant_id = tenant_id or f"ten_{secrets.token_hex(8)}"
+    pk, sk = TenantItem.key(tenant_id)
+    now = datetime.now(UTC)
+    TenantItem(
+        pk, sk, item_type="tenant", tenant_id=tenant_id, name=name, status="active", created_at=now
+    ).save(condition=TenantItem.pk.does_not_exist())
+    return Tenant(tenant_id, name, "active", now)
+
+
+def get_tenant(tenant_id: str) -> Tenant | None:
+    try:
+        item = TenantItem.get(*TenantItem.key(tenant_id))
+    except DoesNotExist:
+        return None
+    return Tenant(item.tenant_id, item.name, item.status, item.created_at)
+
+
+def list_tenants() -> Iterator[Tenant]:
+    for item in TenantItem.scan(TenantItem.item_type == "tenant"):
+        yield Tenant(item.tenant_id, item.name, item.status, item.created_at)
+
+
+def issue_api_key(tenant_id: str) -> IssuedApiKey:
+    """A new random key for ``tenant_id``; only its SHA-256 is stored."""
+    key_id = f"key_{secrets.token_hex(8)}"
+    plaintext = f"{API_KEY_PREFIX}{secrets.token_urlsafe(32)}"
+    key_hash = hash_api_key(plaintext)
+    now = datetime.now(UTC)
+    with TransactWrite(connection=_connection()) as tx:
+        tx.condition_check(
+            TenantItem, *TenantItem.key(tenant_id), condition=TenantItem.status == "active"
+        )
+        tx.save(
+            ApiKeyItem(
+                *ApiKeyItem.key(key_hash),
+                item_type="api_key",
+                key_id=key_id,
+                tenant_id=tenant_id,
+                created_at=now,
+            ),
+            condition=ApiKeyItem.pk.does_not_exist(),
+        )
+        tx.save(
+            ApiKeyIdItem(
+                *ApiKeyIdItem.key(key_id),
+                item_type="api_key_id",
+                key_id=key_id,
+                key_hash=key_hash,
+                tenant_id=tenant_id,
+            ),
+            condition=ApiKeyIdItem.pk.does_not_exist(),
+        )
+    return IssuedApiKey(key_id, tenant_id, plaintext)
+
+
+def find_api_key(plaintext: str) -> ApiKeyRecord | None:
+    """The key record for a presented key, by hash; None when unknown."""
+    try:
+        item = ApiKeyItem.get(*ApiKeyItem.key(hash_api_key(plaintext)), consistent_read=False)
+    except DoesNotExist:
+        return None
+    return ApiKeyRecord(item.key_id, item.tenant_id, item.revoked_at is not None)
+
+
+def revoke_api_key(key_id: str) -> bool:
+    """Revoke by public key id; False when no such key exists."""
+    try:
+        index = ApiKeyIdItem.get(*ApiKeyIdItem.key(key_id))
+    except DoesNotExist:
+        return False
+    ApiKeyItem(*ApiKeyItem.key(index.key_hash)).update(
+        actions=[ApiKeyItem.revoked_at.set(datetime.now(UTC))],
+        condition=ApiKeyItem.pk.exists(),
+    )
+    return True
+
+
+# --- payments ------------------------------------------------------------------------------
+
+
+def get_payment(tenant_id: str, payment_id: str) -> Payment | None:
+    """The tenant's payment, or None: another tenant's payment is indistinguishable from none."""
+    try:
+        item = PaymentItem.get(*PaymentItem.key(payment_id), consistent_read=True)
+    except DoesNotExist:
+        return None
+    if item.tenant_id != tenant_id:
+        return None
+    return item_to_payment(item)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentPage:
+    payments: list[Payment]
+    next_cursor: str | None
+
+
+def list_payments_for_payable(
+    tenant_id: str, payable_type: str, payable_id: str, *, limit: int, cursor: str | None
+) -> PaymentPage:
+    """The tenant's payments for one payable object, newest first, one page at a time."""
+    partition = payable_partition(tenant_id, payable_type, payable_id)
+    start_key = _decode_cursor(cursor, partition) if cursor else None
+    result = PaymentItem.payable_index.query(
+        partition, scan_index_forward=False, limit=limit, last_evaluated_key=start_key
+    )
+    payments = [item_to_payment(item) for item in result]
+    last_key = result.last_evaluated_key
+    return PaymentPage(payments, _encode_cursor(last_key) if last_key else None)
+
+
+def payment_history(payment_id: str) -> list[dict[str, object]]:
+    """The payment's requested transitions in order, applied or not."""
+    pk, _ = PaymentItem.key(payment_id)
+    return [
+        {
+            "from_status": item.from_status,
+            "requested_status": item.requested_status,
+            "to_status": item.to_status,
+            "applied": item.applied,
+            "reason": item.reason,
+            "source": item.source,
+            "occurred_at": item.occurred_at,
+        }
+        for item in PaymentHistoryItem.query(pk, PaymentHistoryItem.sk.startswith("HISTORY#"))
+    ]
+
+
+def _encode_cursor(key: dict[str, dict[str, Any]]) -> str:
+    raw = json.dumps(key, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, partition: str) -> dict[str, dict[str, Any]]:
+    """Refuses cursors that were not issued for this very query (other tenants included)."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
+        raise InvalidCursorError("cursor is not valid") from error
+    expected_keys = {"pk", "sk", "gsi1pk", "gsi1sk"}
+    if (
+        not isinstance(key, dict)
+        or set(key) != expected_keys
+        or key.get("gsi1pk") != {"S": partition}
+        or not all(isinstance(v, dict) and set(v) == {"S"} for v in key.values())
+    ):
+        raise InvalidCursorError("cursor does not belong to this query")
+    return key
+
+
+# --- ledger --------------------------------------------------------------------------------
+
+
+def journal_entries(tenant_id: str) -> Iterator[JournalEntryItem]:
+    """Every journal entry of a tenant, oldest first."""
+    return iter(
+        JournalEntryItem.query(f"LEDGER#{tenant_id}", JournalEntryItem.sk.startswith("ENTRY#"))
+    )
+
+
+def account_balances(tenant_id: str) -> Iterator[AccountBalanceItem]:
+    """Every account balance of a tenant."""
+    return iter(
+        AccountBalanceItem.query(
+            f"LEDGER#{tenant_id}", AccountBalanceItem.sk.startswith("BALANCE#")
+        )
+    )
+
+
+def _connection() -> Connection:
+    return TenantItem._get_connection().connection
+
+
+__all__ = [
+    "ApiKeyRecord",
+    "InvalidCursorError",
+    "IssuedApiKey",
+    "PaymentPage",
+    "Tenant",
+    "account_balances",
+    "create_tenant",
+    "find_api_key",
+    "get_payment",
+    "get_tenant",
+    "hash_api_key",
+    "issue_api_key",
+    "journal_entries",
+    "list_payments_for_payable",
+    "list_tenants",
+    "payment_history",
+    "revoke_api_key",
+]

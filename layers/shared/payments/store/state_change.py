@@ -1,0 +1,308 @@
+"""The one way any payment changes state: a single DynamoDB ``TransactWriteItems``.
+
+One call writes, all or nothing:
+
+1. the inbox record of the provider notification that caused the change (conditional on not
+   existing: a redelivered notification is a clean no-op),
+2. the payment (a create conditional on not existing, or a replace conditional on the status and
+   version the decision was made against; an out-of-order request that does not move the payment
+   writes a condition check on that version instead),
+3. a history entry (every requested transition, applied or not),
+4. the journal entry and the balance of every account it touches,
+5. the outbox item(s) carrying the event(s) to the bus,
+6. any extra item of the same change (a refund record, say).
+
+A lost race (someone changed the payment first) writes nothing and answers ``CONFLICT``; the
+caller re-reads and decides again.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from payments.domain.events import EventEnvelope
+from payments.domain.ledger import JournalEntry
+from payments.domain.payment import Payment
+from payments.domain.states import PaymentStatus
+from payments.store.mapping import payment_to_item
+from payments.store.models import (
+    AccountBalanceItem,
+    InboxItem,
+    JournalEntryItem,
+    JournalLineMap,
+    OutboxItem,
+    PaymentHistoryItem,
+    PaymentItem,
+    PaymentsTableModel,
+    utc_key_time,
+)
+
+INBOX_RETENTION = timedelta(days=90)
+OUTBOX_RETENTION = timedelta(days=7)
+# DynamoDB cancels a transaction that touches an item another transaction is writing
+# ("TransactionConflict"); those are retried here, conditions never are.
+_CONFLICT_RETRIES = 3
+
+
+class CommitOutcome(StrEnum):
+    COMMITTED = "committed"
+    DUPLICATE = "duplicate"  # the inbox record already existed: nothing written
+    CONFLICT = "conflict"  # the payment changed under us: nothing written
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRecord:
+    provider: str
+    event_id: str
+    tenant_id: str
+    event_type: str
+    payload: str
+    status: str = "accepted"
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRecord:
+    from_status: PaymentStatus
+    requested_status: PaymentStatus
+    applied: bool
+    reason: str
+    source: str
+    provider_event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """Everything one change writes. ``payment`` is the payment as it should be afterwards."""
+
+    payment: Payment
+    history: HistoryRecord
+    occurred_at: datetime
+    # None: the payment is new and must not exist yet.
+    expected_version: int | None
+    expected_status: PaymentStatus | None
+    # False: the payment is not written, only checked to still be at ``expected_version``.
+    write_payment: bool = True
+    inbox: InboxRecord | None = None
+    journal: JournalEntry | None = None
+    events: Sequence[EventEnvelope] = ()
+    extra_items: Sequence[Model] = ()
+    change_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def commit_state_change(change: StateChange) -> CommitOutcome:
+    """Write ``change`` in one ``TransactWriteItems``; see the module docstring."""
+    for attempt in range(_CONFLICT_RETRIES + 1):
+        roles: list[str] = []
+        try:
+            # client_request_token makes botocore's own retries of this call idempotent.
+            with TransactWrite(
+                connection=_connection(), client_request_token=change.change_id
+            ) as tx:
+                roles = _stage(tx, change)
+        except TransactWriteError as error:
+            outcome = _classify(error, roles)
+            if outcome is not None:
+                return outcome
+            time.sleep(0.05 * (2**attempt))
+        else:
+            return CommitOutcome.COMMITTED
+    raise ConflictRetriesExhaustedError(change.change_id)
+
+
+class ConflictRetriesExhaustedError(RuntimeError):
+    def __init__(self, change_id: str) -> None:
+        super().__init__(f"state change {change_id} kept colliding with concurrent writes")
+
+
+def _stage(tx: TransactWrite, change: StateChange) -> list[str]:
+    """Add every item of ``change`` to ``tx``; returns their roles in pynamodb's wire order
+    (condition checks, deletes, puts, updates), to read cancellation reasons by index."""
+    checks: list[str] = []
+    puts: list[str] = []
+    updates: list[str] = []
+    _add_inbox(tx, change, puts)
+    _add_payment(tx, change, checks, puts)
+    _add_history(tx, change, puts)
+    _add_ledger(tx, change, puts, updates)
+    _add_events(tx, change, puts)
+    for item in change.extra_items:
+        tx.save(item, condition=PaymentsTableModel.pk.does_not_exist())
+        puts.append("extra")
+    return checks + puts + updates
+
+
+def _classify(error: TransactWriteError, roles: list[str]) -> CommitOutcome | None:
+    """DUPLICATE / CONFLICT for failed conditions; None when the write should be retried."""
+    if error.cause_response_code != "TransactionCanceledException":
+        raise error
+    failed = {
+        roles[index]
+        for index, reason in enumerate(error.cancellation_reasons)
+        if reason is not None and reason.code == "ConditionalCheckFailed" and index < len(roles)
+    }
+    if "inbox" in failed:
+        return CommitOutcome.DUPLICATE
+    if "payment" in failed:
+        return CommitOutcome.CONFLICT
+    if failed:
+        # A journal, outbox or extra item already existed: ids are fresh uuids, so this is a
+        # retried change that already landed, or a bug. Either way nothing was written now.
+        return CommitOutcome.DUPLICATE
+    codes = {reason.code for reason in error.cancellation_reasons if reason is not None}
+    if codes <= {"TransactionConflict", "None"}:
+        return None
+    raise error
+
+
+def _connection() -> Connection:
+    return PaymentItem._get_connection().connection
+
+
+def _add_inbox(tx: TransactWrite, change: StateChange, puts: list[str]) -> None:
+    if change.inbox is None:
+        return
+    record = change.inbox
+    pk, sk = InboxItem.key(record.provider, record.event_id)
+    item = InboxItem(
+        pk,
+        sk,
+        item_type="inbox",
+        provider=record.provider,
+        event_id=record.event_id,
+        tenant_id=record.tenant_id,
+        event_type=record.event_type,
+        status=record.status,
+        reason=record.reason,
+        payload=record.payload,
+        received_at=change.occurred_at,
+        ttl=change.occurred_at + INBOX_RETENTION,
+    )
+    tx.save(item, condition=InboxItem.pk.does_not_exist())
+    puts.append("inbox")
+
+
+def _add_payment(
+    tx: TransactWrite, change: StateChange, checks: list[str], puts: list[str]
+) -> None:
+    pk, sk = PaymentItem.key(change.payment.payment_id)
+    if change.expected_version is None:
+        condition = PaymentItem.pk.does_not_exist()
+    else:
+        condition = (PaymentItem.version == change.expected_version) & (
+            PaymentItem.tenant_id == change.payment.tenant_id
+        )
+        if change.expected_status is not None:
+            condition &= PaymentItem.status == change.expected_status.value
+    if change.write_payment:
+        tx.save(payment_to_item(change.payment), condition=condition)
+        puts.append("payment")
+    else:
+        tx.condition_check(PaymentItem, pk, sk, condition=condition)
+        checks.append("payment")
+
+
+def _add_history(tx: TransactWrite, change: StateChange, puts: list[str]) -> None:
+    history = change.history
+    payment = change.payment
+    pk, sk = PaymentHistoryItem.key(
+        payment.payment_id, utc_key_time(change.occurred_at), change.change_id
+    )
+    tx.save(
+        PaymentHistoryItem(
+            pk,
+            sk,
+            item_type="payment_history",
+            payment_id=payment.payment_id,
+            tenant_id=payment.tenant_id,
+            change_id=change.change_id,
+            from_status=history.from_status.value,
+            requested_status=history.requested_status.value,
+            to_status=payment.status.value if history.applied else history.from_status.value,
+            applied=history.applied,
+            reason=history.reason,
+            source=history.source,
+            provider_event_id=history.provider_event_id,
+            occurred_at=change.occurred_at,
+        ),
+        condition=PaymentHistoryItem.pk.does_not_exist(),
+    )
+    puts.append("history")
+
+
+def _add_ledger(
+    tx: TransactWrite, change: StateChange, puts: list[str], updates: list[str]
+) -> None:
+    entry = change.journal
+    if entry is None:
+        return
+    pk, sk = JournalEntryItem.key(entry.tenant_id, utc_key_time(change.occurred_at), entry.entry_id)
+    tx.save(
+        JournalEntryItem(
+            pk,
+            sk,
+            item_type="journal_entry",
+            entry_id=entry.entry_id,
+            tenant_id=entry.tenant_id,
+            payment_id=entry.payment_id,
+            description=entry.description,
+            lines=[
+                JournalLineMap(
+                    account=line.account,
+                    currency=line.currency,
+                    debit=Decimal(line.debit),
+                    credit=Decimal(line.credit),
+                )
+                for line in entry.lines
+            ],
+            created_at=change.occurred_at,
+        ),
+        condition=JournalEntryItem.pk.does_not_exist(),
+    )
+    puts.append("journal")
+    # One update per (account, currency): a transaction may touch an item only once.
+    for (account, currency), (debits, credits) in sorted(entry.net_by_account().items()):
+        bpk, bsk = AccountBalanceItem.key(entry.tenant_id, account, currency)
+        tx.update(
+            AccountBalanceItem(bpk, bsk),
+            actions=[
+                AccountBalanceItem.item_type.set("account_balance"),
+                AccountBalanceItem.tenant_id.set(entry.tenant_id),
+                AccountBalanceItem.account.set(account),
+                AccountBalanceItem.currency.set(currency),
+                AccountBalanceItem.debits.add(Decimal(debits)),
+                AccountBalanceItem.credits.add(Decimal(credits)),
+            ],
+        )
+        updates.append("balance")
+
+
+def _add_events(tx: TransactWrite, change: StateChange, puts: list[str]) -> None:
+    for event in change.events:
+        pk, sk = OutboxItem.key(event.id)
+        tx.save(
+            OutboxItem(
+                pk,
+                sk,
+                item_type="outbox",
+                event_id=event.id,
+                event_type=event.type.value,
+                tenant_id=event.tenant_id,
+                envelope=event.to_json(),
+                created_at=change.occurred_at,
+                ttl=change.occurred_at + OUTBOX_RETENTION,
+            ),
+            condition=OutboxItem.pk.does_not_exist(),
+        )
+        puts.append("outbox")

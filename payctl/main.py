@@ -1,0 +1,150 @@
+"""payctl: operate a deployed stack (``--stack NAME``) or the devstack (``--local``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+tenants_app = typer.Typer(help="Create and list tenants (merchants).", no_args_is_help=True)
+keys_app = typer.Typer(help="Issue and revoke API keys.", no_args_is_help=True)
+ledger_app = typer.Typer(help="Check the double-entry ledger.", no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(keys_app, name="keys")
+app.add_typer(ledger_app, name="ledger")
+
+console = Console()
+errors = Console(stderr=True)
+
+# Stack output -> the setting the payments package reads.
+OUTPUT_TO_ENV = {
+    "PaymentsTableName": "PAYMENTS_TABLE_NAME",
+    "IdempotencyTableName": "IDEMPOTENCY_TABLE_NAME",
+    "EventBusName": "EVENT_BUS_NAME",
+    "KmsKeyArn": "KMS_KEY_ID",
+    "SecretsPrefix": "SECRETS_PREFIX",
+}
+DEFAULT_STATE_FILE = Path(".devstack/state.json")
+
+
+def target_environment(
+    stack: str | None, local: bool, state_file: Path, region: str | None
+) -> dict[str, str]:
+    """The environment that points the payments package at the chosen deployment."""
+    if local == (stack is not None):
+        raise typer.BadParameter("choose exactly one of --stack NAME or --local")
+    if local:
+        from devstack.stack import DevStackInfo, aws_environment
+
+        if not state_file.exists():
+            raise typer.BadParameter(f"{state_file} not found: is `make dev` running?")
+        info = DevStackInfo.from_file(state_file)
+        return {**aws_environment(info.aws_endpoint), **info.environment}
+    import boto3
+
+    client = boto3.client("cloudformation", region_name=region)
+    described = client.describe_stacks(StackName=stack)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    missing = [name for name in OUTPUT_TO_ENV if name not in outputs]
+    if missing:
+        raise typer.BadParameter(f"stack {stack} lacks outputs: {', '.join(missing)}")
+    environment = {env: outputs[name] for name, env in OUTPUT_TO_ENV.items()}
+    if region:
+        environment["AWS_DEFAULT_REGION"] = region
+    return environment
+
+
+@app.callback()
+def select_target(
+    stack: Annotated[str | None, typer.Option(help="CloudFormation stack to operate.")] = None,
+    local: Annotated[bool, typer.Option("--local", help="Operate the running devstack.")] = False,
+    state_file: Annotated[Path, typer.Option(help="The devstack's state file.")] = (
+        DEFAULT_STATE_FILE
+    ),
+    region: Annotated[str | None, typer.Option(help="AWS region of --stack.")] = None,
+) -> None:
+    os.environ.update(target_environment(stack, local, state_file, region))
+    from payments.config import reset_settings
+
+    reset_settings()
+
+
+@tenants_app.command("create")
+def tenants_create(name: Annotated[str, typer.Argument(help="The merchant's name.")]) -> None:
+    """Create a tenant and print its id."""
+    from payments.store import repositories
+
+    tenant = repositories.create_tenant(name)
+    console.print(f"tenant_id: {tenant.tenant_id}")
+
+
+@tenants_app.command("list")
+def tenants_list() -> None:
+    """List tenants."""
+    from payments.store import repositories
+
+    table = Table("tenant_id", "name", "status", "created_at")
+    for tenant in repositories.list_tenants():
+        table.add_row(tenant.tenant_id, tenant.name, tenant.status, tenant.created_at.isoformat())
+    console.print(table)
+
+
+@keys_app.command("issue")
+def keys_issue(tenant: Annotated[str, typer.Argument(help="Tenant id.")]) -> None:
+    """Issue an API key; the key is printed once and only its hash is stored."""
+    from pynamodb.exceptions import TransactWriteError
+
+    from payments.store import repositories
+
+    try:
+        issued = repositories.issue_api_key(tenant)
+    except TransactWriteError:
+        errors.print(f"no active tenant {tenant}")
+        raise typer.Exit(1) from None
+    console.print(f"key_id:  {issued.key_id}")
+    console.print(f"api_key: {issued.plaintext}")
+    console.print("Store the key now: it cannot be shown again.", style="yellow")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_...).")]) -> None:
+    """Revoke an API key (API Gateway may keep a cached allow for up to 300 s)."""
+    from payments.store import repositories
+
+    if not repositories.revoke_api_key(key_id):
+        errors.print(f"no key {key_id}")
+        raise typer.Exit(1)
+    console.print(f"revoked {key_id}")
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    tenant: Annotated[
+        list[str] | None, typer.Option(help="Only these tenants (repeatable).")
+    ] = None,
+) -> None:
+    """Prove every balance equals the sum of its journal lines and every entry balances."""
+    from payments.services.ledger_check import verify_ledger
+
+    reports = verify_ledger(tenant or None)
+    failed = False
+    for report in reports:
+        status = "ok" if report.ok else "FAILED"
+        console.print(
+            f"{report.tenant_id}: {status} ({report.entries} entries, {report.accounts} accounts)"
+        )
+        for problem in report.discrepancies:
+            failed = True
+            errors.print(f"  {problem.account} [{problem.currency}]: {problem.problem}")
+    if failed:
+        raise typer.Exit(1)
+    console.print(f"ledger verified for {len(reports)} tenant(s)")
+
+
+def main() -> None:
+    app()
