@@ -22,8 +22,9 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 include mk/sam.mk
 
 ## dev: start moto + the API gateway + demo tenant locally; Ctrl-C stops it
+## (DEVSTACK_ARGS="--api-port 0 --aws-port 0" picks free ports)
 dev: $(VENV)/.installed
-	$(BIN)/python -m devstack
+	$(BIN)/python -m devstack $(DEVSTACK_ARGS)
 
 ## test: lint, types, unit + integration + e2e tests, template checks and a Docker-free sam build
 test: lint typecheck unit integration e2e validate build

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass
 from http.server import ThreadingHTTPServer
@@ -64,6 +65,7 @@ class DevStack:
 
     def start(self) -> DevStackInfo:
         serialize_dynamodb()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self._moto.start()
         moto_host, moto_port = self._moto.get_host_and_port()

@@ -1,0 +1,80 @@
+"""e2e: `make dev` started for real, driven over HTTP on localhost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+STARTUP_TIMEOUT = 120
+
+
+@dataclass
+class RunningDevStack:
+    info: dict[str, str]
+    state_file: Path
+    log_file: Path
+    process: subprocess.Popen[str]
+
+    def printed(self) -> str:
+        """Everything `make dev` printed so far."""
+        return self.log_file.read_text(encoding="utf-8")
+
+    @property
+    def base_url(self) -> str:
+        return self.info["api_base_url"]
+
+    def payctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                str(ROOT / ".venv/bin/payctl"),
+                "--local",
+                "--state-file",
+                str(self.state_file),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=ROOT,
+        )
+
+
+@pytest.fixture(scope="session")
+def devstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDevStack]:
+    folder = tmp_path_factory.mktemp("devstack")
+    state_file, log_file = folder / "state.json", folder / "make-dev.log"
+    args = f"--api-port 0 --aws-port 0 --state-file {state_file}"
+    with log_file.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            ["make", "--no-print-directory", "dev", f"DEVSTACK_ARGS={args}"],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group, like a terminal's foreground job
+        )
+    running = RunningDevStack({}, state_file, log_file, process)
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while "Press Ctrl-C to stop." not in running.printed():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"devstack did not start:\n{running.printed()}")
+        time.sleep(0.2)
+    running.info = json.loads(state_file.read_text(encoding="utf-8"))
+    yield running
+    # Ctrl-C, as a developer would: the whole foreground group gets SIGINT.
+    os.killpg(process.pid, signal.SIGINT)
+    process.wait(timeout=60)
+    assert "Stopped." in running.printed(), running.printed()
+    assert not state_file.exists(), "the state file (it holds the demo key) must be removed"

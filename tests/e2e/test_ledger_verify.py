@@ -1,0 +1,68 @@
+"""`payctl ledger verify` against the running devstack: passes clean, fails when corrupted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from payments.config import reset_settings
+from payments.domain.states import PaymentStatus
+from tests.e2e.conftest import RunningDevStack
+
+
+@pytest.fixture
+def devstack_aws(devstack: RunningDevStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point this process's boto3/pynamodb at the devstack's embedded AWS."""
+    from devstack.stack import aws_environment
+
+    for name, value in {
+        **aws_environment(devstack.info["aws_endpoint"]),
+        **devstack.info["environment"],  # type: ignore[dict-item]
+    }.items():
+        monkeypatch.setenv(name, value)
+    reset_settings()
+    yield
+    reset_settings()
+
+
+def test_ledger_verify_passes_clean_and_fails_on_a_corrupted_balance(
+    devstack: RunningDevStack, devstack_aws: None
+) -> None:
+    from payments.services.transitions import apply_transition, create_payment
+
+    tenant_id = devstack.info["tenant_id"]
+    payment = create_payment(
+        tenant_id=tenant_id,
+        payable_type="booking",
+        payable_id="bk_ledger",
+        amount=150_000,
+        currency="KES",
+        provider="stripe",
+    )
+    apply_transition(
+        tenant_id=tenant_id,
+        payment_id=payment.payment_id,
+        requested=PaymentStatus.SUCCEEDED,
+        source="provider",
+    )
+    clean = devstack.payctl("ledger", "verify", "--tenant", tenant_id)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert f"{tenant_id}: ok (1 entries, 2 accounts)" in clean.stdout
+
+    table = boto3.resource("dynamodb").Table(devstack.info["environment"]["PAYMENTS_TABLE_NAME"])
+    key = {"pk": f"LEDGER#{tenant_id}", "sk": "BALANCE#merchant_sales#KES"}
+    table.update_item(
+        Key=key, UpdateExpression="ADD credits :one", ExpressionAttributeValues={":one": 1}
+    )
+    try:
+        corrupted = devstack.payctl("ledger", "verify")
+        assert corrupted.returncode == 1
+        assert "merchant_sales [KES]" in corrupted.stderr
+        assert "150001" in corrupted.stderr
+    finally:
+        table.update_item(
+            Key=key, UpdateExpression="ADD credits :one", ExpressionAttributeValues={":one": -1}
+        )
+    assert devstack.payctl("ledger", "verify").returncode == 0
