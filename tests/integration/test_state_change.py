@@ -179,7 +179,7 @@ def test_late_transitions_are_recorded_but_never_move_a_payment_back(aws: LocalS
     assert stored is not None
     assert (stored.status, stored.version) == (S.SUCCEEDED, 2)
     history = repositories.payment_history(payment.payment_id)
-    assert [(h["requested_status"], h["applied"], h["reason"]) for h in history] == [
+    assert [(h.requested_status, h.applied, h.reason) for h in history] == [
         ("created", True, "created"),
         ("succeeded", True, "applied"),
         ("pending", False, "out_of_order"),
@@ -224,5 +224,5 @@ def test_concurrent_deliveries_capture_exactly_once(aws: LocalStack) -> None:
     balances = {b["account"]: b["credits"] for b in items_of_type("account_balance")}
     assert balances["merchant_sales"] == Decimal(2500)
     assert len(items_of_type("inbox")) == 6
-    applied = [h for h in repositories.payment_history(payment.payment_id) if h["applied"]]
-    assert [h["requested_status"] for h in applied] == ["created", "succeeded"]
+    applied = [h for h in repositories.payment_history(payment.payment_id) if h.applied]
+    assert [h.requested_status for h in applied] == ["created", "succeeded"]

@@ -16,7 +16,15 @@ def payment_status(tenant_id: str, payment_id: str) -> dict[str, Any] | None:
     history = repositories.payment_history(payment_id)
     view = payment.public_view()
     view["history"] = [
-        {**entry, "occurred_at": rfc3339(entry["occurred_at"])}  # type: ignore[arg-type]
+        {
+            "from_status": entry.from_status,
+            "requested_status": entry.requested_status,
+            "to_status": entry.to_status,
+            "applied": entry.applied,
+            "reason": entry.reason,
+            "source": entry.source,
+            "occurred_at": rfc3339(entry.occurred_at),
+        }
         for entry in history
     ]
     return view

@@ -177,19 +177,30 @@ def list_payments_for_payable(
     return PaymentPage(payments, _encode_cursor(last_key) if last_key else None)
 
 
-def payment_history(payment_id: str) -> list[dict[str, object]]:
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    from_status: str
+    requested_status: str
+    to_status: str
+    applied: bool
+    reason: str
+    source: str
+    occurred_at: datetime
+
+
+def payment_history(payment_id: str) -> list[HistoryEntry]:
     """The payment's requested transitions in order, applied or not."""
     pk, _ = PaymentItem.key(payment_id)
     return [
-        {
-            "from_status": item.from_status,
-            "requested_status": item.requested_status,
-            "to_status": item.to_status,
-            "applied": item.applied,
-            "reason": item.reason,
-            "source": item.source,
-            "occurred_at": item.occurred_at,
-        }
+        HistoryEntry(
+            from_status=item.from_status,
+            requested_status=item.requested_status,
+            to_status=item.to_status,
+            applied=item.applied,
+            reason=item.reason,
+            source=item.source,
+            occurred_at=item.occurred_at,
+        )
         for item in PaymentHistoryItem.query(pk, PaymentHistoryItem.sk.startswith("HISTORY#"))
     ]
 
@@ -242,6 +253,7 @@ def _connection() -> Connection:
 
 __all__ = [
     "ApiKeyRecord",
+    "HistoryEntry",
     "InvalidCursorError",
     "IssuedApiKey",
     "PaymentPage",

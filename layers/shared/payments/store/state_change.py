@@ -106,9 +106,10 @@ def commit_state_change(change: StateChange) -> CommitOutcome:
     for attempt in range(_CONFLICT_RETRIES + 1):
         roles: list[str] = []
         try:
-            # client_request_token makes botocore's own retries of this call idempotent.
+            # The token makes botocore's own retries of this call idempotent; our retries after
+            # a TransactionConflict are new requests and get a token of their own.
             with TransactWrite(
-                connection=_connection(), client_request_token=change.change_id
+                connection=_connection(), client_request_token=f"{change.change_id}-{attempt}"
             ) as tx:
                 roles = _stage(tx, change)
         except TransactWriteError as error:
@@ -157,9 +158,9 @@ def _classify(error: TransactWriteError, roles: list[str]) -> CommitOutcome | No
     if "payment" in failed:
         return CommitOutcome.CONFLICT
     if failed:
-        # A journal, outbox or extra item already existed: ids are fresh uuids, so this is a
-        # retried change that already landed, or a bug. Either way nothing was written now.
-        return CommitOutcome.DUPLICATE
+        # A history, journal, outbox or extra item already existed under a fresh id: a bug,
+        # not a race. Nothing was written; let it surface.
+        raise error
     codes = {reason.code for reason in error.cancellation_reasons if reason is not None}
     if codes <= {"TransactionConflict", "None"}:
         return None

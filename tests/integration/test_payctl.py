@@ -1,0 +1,82 @@
+"""payctl against a deployed stack: names come from the CloudFormation stack outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from devstack.template import LocalStack
+from payctl.main import app
+from payments.domain.states import PaymentStatus
+from payments.services.transitions import apply_transition
+from tests.integration.helpers import new_payment
+
+STACK = "payments-itest"
+
+
+@pytest.fixture
+def deployed(aws: LocalStack) -> Iterator[str]:
+    """A CloudFormation stack in moto whose outputs name the tables `aws` created."""
+    outputs = {
+        "PaymentsTableName": aws.physical_ids["PaymentsTable"],
+        "IdempotencyTableName": aws.physical_ids["IdempotencyTable"],
+        "EventBusName": aws.physical_ids["PaymentsEventBus"],
+        "KmsKeyArn": aws.attributes[("PaymentsKey", "Arn")],
+        "SecretsPrefix": "payments/dev/",
+    }
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {name: {"Value": value} for name, value in outputs.items()},
+    }
+    boto3.client("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps(template))
+    saved = dict(os.environ)
+    yield STACK
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["--stack", STACK, "--region", "us-east-1", *args])
+    return result.exit_code, result.output
+
+
+def test_tenant_key_and_ledger_commands_against_a_stack(deployed: str) -> None:
+    code, output = _run("tenants", "create", "Hotspot Ltd")
+    assert code == 0, output
+    found = re.search(r"tenant_id: (\S+)", output)
+    assert found
+    tenant_id = found.group(1)
+
+    code, output = _run("keys", "issue", tenant_id)
+    assert code == 0, output
+    key_id = re.search(r"key_id:\s+(\S+)", output)
+    assert key_id
+    assert re.search(r"api_key: pk_\S{20,}", output)
+
+    payment = new_payment(tenant_id)
+    apply_transition(
+        tenant_id=tenant_id,
+        payment_id=payment.payment_id,
+        requested=PaymentStatus.SUCCEEDED,
+        source="provider",
+    )
+    code, output = _run("ledger", "verify")
+    assert code == 0, output
+    assert f"{tenant_id}: ok (1 entries, 2 accounts)" in output
+
+    code, output = _run("keys", "revoke", key_id.group(1))
+    assert (code, output.strip()) == (0, f"revoked {key_id.group(1)}")
+    code, _ = _run("keys", "revoke", "key_nope")
+    assert code == 1
+
+
+def test_payctl_needs_exactly_one_target(deployed: str) -> None:
+    result = CliRunner().invoke(app, ["tenants", "list"])
+    assert result.exit_code == 2
+    assert "choose exactly one of --stack NAME or --local" in result.output
