@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from devstack.stack import DevStack, DevStackInfo
+from devstack.stack import DevStack, DevStackInfo, PortInUseError
 
 DEFAULT_STATE_FILE = Path(".devstack/state.json")
 
@@ -47,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    info = stack.start()
+    try:
+        info = stack.start()
+    except PortInUseError as error:
+        print(f"devstack: {error}", file=sys.stderr)
+        return 2
     try:
         args.state_file.parent.mkdir(parents=True, exist_ok=True)
         args.state_file.write_text(info.to_json(), encoding="utf-8")

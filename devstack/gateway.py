@@ -92,9 +92,11 @@ class RestApiGateway:
     ) -> tuple[int, dict[str, str], bytes]:
         split = urlsplit(raw_path)
         path = split.path
-        stage_prefix = f"/{self.stage}"
-        if path.startswith(stage_prefix + "/"):
-            path = path[len(stage_prefix) :]
+        # Like API Gateway's default endpoint: every path starts with the stage name.
+        stage_prefix = f"/{self.stage}/"
+        if not path.startswith(stage_prefix):
+            return self.error(MISSING_ROUTE)
+        path = path[len(stage_prefix) - 1 :]
         matched = self._match(method, path)
         if matched is None:
             return self.error(MISSING_ROUTE)
@@ -251,7 +253,77 @@ def gateway_error(
     return status, {"Content-Type": "application/json"}, body.encode()
 
 
-def serve(gateway: RestApiGateway, host: str, port: int) -> ThreadingHTTPServer:
+class FunctionUrlGateway:
+    """Lambda function URLs: ``/<LogicalId>/<rawPath>`` becomes a payload 2.0 event.
+
+    In AWS each function URL is a host of its own; locally one server carries them all, the
+    function's logical id as the first path segment.
+    """
+
+    def __init__(self, stack: LocalStack, functions: FunctionRegistry) -> None:
+        self.stack = stack
+        self.functions = functions
+        self.names = set(stack.function_urls())
+
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        split = urlsplit(raw_path)
+        name, _, rest = split.path.lstrip("/").partition("/")
+        if name not in self.names:
+            return 404, {"Content-Type": "application/json"}, b'{"Message":"Not Found"}'
+        try:
+            text_body, is_base64 = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text_body, is_base64 = base64.b64encode(body).decode(), True
+        now = time.time()
+        lowered = {k.lower(): v for k, v in headers.items()}
+        event = {
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": f"/{rest}",
+            "rawQueryString": split.query,
+            "headers": lowered,
+            "queryStringParameters": {k: v[-1] for k, v in parse_qs(split.query).items()} or None,
+            "requestContext": {
+                "accountId": "anonymous",
+                "apiId": name.lower(),
+                "domainName": lowered.get("host", "localhost"),
+                "http": {
+                    "method": method,
+                    "path": f"/{rest}",
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": source_ip,
+                    "userAgent": lowered.get("user-agent", ""),
+                },
+                "requestId": str(uuid.uuid4()),
+                "routeKey": "$default",
+                "stage": "$default",
+                "timeEpoch": int(now * 1000),
+            },
+            "body": text_body,
+            "isBase64Encoded": is_base64,
+        }
+        try:
+            result = self.functions.invoke(name, event)
+        except Exception:  # noqa: BLE001 - Lambda answers 502 for a crashed function
+            return 502, {"Content-Type": "application/json"}, b'{"Message":"Internal error"}'
+        if isinstance(result, dict) and "statusCode" in result:
+            return _proxy_response(result) or (502, {}, b"")
+        # A function URL turns any other return value into a 200 JSON body.
+        return 200, {"Content-Type": "application/json"}, json.dumps(result).encode()
+
+    def error(self, kind: tuple[str, int, str]) -> tuple[int, dict[str, str], bytes]:
+        return (
+            kind[1],
+            {"Content-Type": "application/json"},
+            json.dumps({"Message": kind[2]}).encode(),
+        )
+
+
+def serve(
+    gateway: RestApiGateway | FunctionUrlGateway, host: str, port: int
+) -> ThreadingHTTPServer:
     """Start serving in a daemon thread; returns the server (``server_address`` has the port)."""
 
     class Handler(BaseHTTPRequestHandler):

@@ -132,7 +132,7 @@ def _create_rules(stack: LocalStack) -> None:
     for logical_id, spec in stack.resources_of_type("AWS::Events::Rule"):
         properties = _props(stack, spec)
         if "EventPattern" not in properties:
-            continue  # schedules are played by the devstack's own timer
+            continue  # scheduled rules have no local counterpart (yet)
         name = properties.get("Name") or stack.default_name(logical_id)
         bus = properties.get("EventBusName", "default")
         arn = events.put_rule(

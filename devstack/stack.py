@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from dataclasses import asdict, dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -64,6 +65,8 @@ class DevStack:
         self.info: DevStackInfo | None = None
 
     def start(self) -> DevStackInfo:
+        for port in (self.aws_port, self.api_port):
+            _ensure_free(self.host, port)
         serialize_dynamodb()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
@@ -101,6 +104,25 @@ class DevStack:
             self._api.server_close()
         if self._moto is not None:
             self._moto.stop()
+
+
+class PortInUseError(RuntimeError):
+    pass
+
+
+def _ensure_free(host: str, port: int) -> None:
+    """Fail fast: moto's server thread would otherwise wait forever on a port in use."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise PortInUseError(
+                f"{host}:{port} is in use; pick other ports, e.g. "
+                'make dev DEVSTACK_ARGS="--api-port 0 --aws-port 0"'
+            ) from error
 
 
 def _seed_demo() -> dict[str, Any]:

@@ -196,6 +196,14 @@ class LocalStack:
                 )
         return routes
 
+    def function_urls(self) -> list[str]:
+        """Logical ids of the functions that have a function URL."""
+        return [
+            logical_id
+            for logical_id, spec in self.functions().items()
+            if "FunctionUrlConfig" in (spec.get("Properties") or {})
+        ]
+
     def authorizer_function(self) -> str | None:
         """Logical id of the REST API's default Lambda authorizer function."""
         for _, spec in self.resources_of_type("AWS::Serverless::Api"):

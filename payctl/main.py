@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -39,12 +40,18 @@ def target_environment(
     if local == (stack is not None):
         raise typer.BadParameter("choose exactly one of --stack NAME or --local")
     if local:
-        from devstack.stack import DevStackInfo, aws_environment
-
         if not state_file.exists():
             raise typer.BadParameter(f"{state_file} not found: is `make dev` running?")
-        info = DevStackInfo.from_file(state_file)
-        return {**aws_environment(info.aws_endpoint), **info.environment}
+        # The devstack writes its embedded AWS endpoint and the template's resolved
+        # environment to this file (devstack/stack.py, DevStackInfo).
+        info = json.loads(state_file.read_text(encoding="utf-8"))
+        return {
+            "AWS_ENDPOINT_URL": info["aws_endpoint"],
+            "AWS_DEFAULT_REGION": info["region"],
+            "AWS_ACCESS_KEY_ID": "devstack",
+            "AWS_SECRET_ACCESS_KEY": "devstack",
+            **info["environment"],
+        }
     import boto3
 
     client = boto3.client("cloudformation", region_name=region)

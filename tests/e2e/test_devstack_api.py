@@ -51,7 +51,7 @@ def test_requests_without_a_valid_key_never_reach_the_function(devstack: Running
 def test_unknown_routes_and_bad_input_are_json_4xx(devstack: RunningDevStack) -> None:
     key = devstack.info["api_key"]
     response = requests.get(f"{devstack.base_url}/v1/nowhere", headers=_auth(key), timeout=10)
-    assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "route_not_found")
     response = requests.get(
         f"{devstack.base_url}/v1/payments",
         params={"payable_type": "booking", "payable_id": "x", "limit": "-1"},

@@ -112,20 +112,21 @@ def test_a_lost_race_writes_nothing_at_all(aws: LocalStack) -> None:
         expected_version=1,
         expected_status=S.CREATED,
         inbox=_inbox(tenant_id, "evt_late"),
-        journal=None,
     )
     from payments.domain.ledger import capture_entry
 
     stale = replace(
         stale,
-        journal=capture_entry(
-            entry_id="je_stale",
-            tenant_id=tenant_id,
-            payment_id=payment.payment_id,
-            provider="stripe",
-            amount=2500,
-            currency="KES",
-        ),
+        journal=[
+            capture_entry(
+                entry_id="je_stale",
+                tenant_id=tenant_id,
+                payment_id=payment.payment_id,
+                provider="stripe",
+                amount=2500,
+                currency="KES",
+            )
+        ],
     )
     assert commit_state_change(stale) is CommitOutcome.CONFLICT
     assert sorted(map(_key, all_items())) == before

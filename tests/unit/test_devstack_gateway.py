@@ -37,7 +37,7 @@ def test_gateway_errors_use_the_templates_gateway_responses() -> None:
         {"error": {"code": "unauthorized", "message": "Unauthorized"}},
     )
     status, _, body = gateway_error(responses, MISSING_ROUTE)
-    assert (status, json.loads(body)["error"]["code"]) == (404, "not_found")
+    assert (status, json.loads(body)["error"]["code"]) == (404, "route_not_found")
 
 
 def test_literal_routes_win_over_parameters() -> None:

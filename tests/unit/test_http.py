@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from payments.http import ApiError, create_resolver, tenant_id_of
+from payments.errors import PaymentsError
+from payments.http import create_resolver, tenant_id_of
 from payments.money import Money
 from tests.conftest import load_event
 
@@ -40,7 +41,7 @@ def money() -> dict[str, Any]:
 
 @app.get("/v1/conflict")
 def conflict() -> dict[str, Any]:
-    raise ApiError("already done", code="already_done", status=409)
+    raise PaymentsError("already done", code="already_done", status=409)
 
 
 def _call(method: str, path: str, body: str | None = None, tenant: str | None = "ten_1") -> Any:

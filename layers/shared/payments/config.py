@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     kms_key_id: str = ""
     stage: str = "dev"
     secrets_prefix: str = "payments/dev/"
+    # Where the Stripe SDK sends API calls; empty means Stripe itself (the devstack sets its
+    # sandbox here).
+    stripe_api_base: str | None = None
+    # Largest amount a checkout accepts, in minor units (Stripe's own ceiling is 99,999,999).
+    max_checkout_amount: int = Field(default=99_999_999, ge=1)
     # Page size bounds for list endpoints.
     default_page_size: int = Field(default=25, ge=1, le=100)
     max_page_size: int = Field(default=100, ge=1, le=1000)

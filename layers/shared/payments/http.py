@@ -15,34 +15,10 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from payments.errors import PaymentsError, UnauthorizedError
 from payments.money import MoneyError
 
 logger = Logger(child=True)
-
-
-class ApiError(Exception):
-    """A client error with a stable, machine-readable code."""
-
-    status: int = HTTPStatus.BAD_REQUEST
-    code: str = "bad_request"
-
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        if status is not None:
-            self.status = status
-
-
-class NotFoundError(ApiError):
-    status = HTTPStatus.NOT_FOUND
-    code = "not_found"
-
-
-class UnauthorizedError(ApiError):
-    status = HTTPStatus.UNAUTHORIZED
-    code = "unauthorized"
 
 
 def error_response(
@@ -120,8 +96,8 @@ def create_resolver() -> APIGatewayRestResolver:
     """An API Gateway REST resolver with validation on and our one error mapping."""
     app = APIGatewayRestResolver(enable_validation=True)
 
-    @app.exception_handler(ApiError)
-    def _api_error(error: ApiError) -> Response[dict[str, Any]]:
+    @app.exception_handler(PaymentsError)
+    def _payments_error(error: PaymentsError) -> Response[dict[str, Any]]:
         return error_response(error.status, error.code, error.message)
 
     @app.exception_handler(MoneyError)

@@ -33,14 +33,24 @@ class Payment:
     updated_at: datetime
     description: str = ""
     provider_ref: str | None = None
+    # The provider's id of the captured money (Stripe: PaymentIntent), known once paid.
+    capture_ref: str | None = None
     customer: Customer = field(default_factory=Customer)
     metadata: dict[str, str] = field(default_factory=dict)
     amount_captured: Amount = 0
     amount_refunded: Amount = 0
+    # Reserved by refunds asked for but not yet confirmed by the provider.
+    amount_refund_pending: Amount = 0
+    checkout_url: str | None = None
+    expires_at: datetime | None = None
 
     def with_status(self, status: PaymentStatus, at: datetime, **changes: Any) -> Payment:
         """The next version of this payment in ``status``."""
         return replace(self, status=status, version=self.version + 1, updated_at=at, **changes)
+
+    def with_changes(self, at: datetime, **changes: Any) -> Payment:
+        """The next version of this payment, status unchanged."""
+        return self.with_status(self.status, at, **changes)
 
     def public_view(self) -> dict[str, Any]:
         """What the merchant's app sees (API responses and event data). No PII beyond ids."""
@@ -48,21 +58,25 @@ class Payment:
             "payment_id": self.payment_id,
             "payable_type": self.payable_type,
             "payable_id": self.payable_id,
-            "amount": _render(self.amount),
+            "amount": render_amount(self.amount),
             "currency": self.currency,
             "status": self.status.value,
+            "version": self.version,
             "provider": self.provider,
             "provider_reference": self.provider_ref,
             "description": self.description,
             "metadata": dict(self.metadata),
-            "amount_captured": _render(self.amount_captured),
-            "amount_refunded": _render(self.amount_refunded),
+            "amount_captured": render_amount(self.amount_captured),
+            "amount_refunded": render_amount(self.amount_refunded),
+            "amount_refund_pending": render_amount(self.amount_refund_pending),
+            "checkout_url": self.checkout_url,
+            "expires_at": rfc3339(self.expires_at) if self.expires_at else None,
             "created_at": rfc3339(self.created_at),
             "updated_at": rfc3339(self.updated_at),
         }
 
 
-def _render(amount: Amount) -> int | str:
+def render_amount(amount: Amount) -> int | str:
     # Fiat minor units stay integers; crypto decimals travel as strings so no JSON parser
     # turns them into floats.
-    return amount if isinstance(amount, int) else format(amount, "f")
+    return amount if isinstance(amount, int) else format(amount.normalize(), "f")

@@ -9,12 +9,12 @@ from payments.store import repositories
 
 
 def payment_status(tenant_id: str, payment_id: str) -> dict[str, Any] | None:
-    """The payment with its history, or None when this tenant has no such payment."""
-    payment = repositories.get_payment(tenant_id, payment_id)
-    if payment is None:
+    """The payment with its refunds and history, or None when this tenant has no such payment."""
+    details = repositories.get_payment_details(tenant_id, payment_id)
+    if details is None:
         return None
-    history = repositories.payment_history(payment_id)
-    view = payment.public_view()
+    view = details.payment.public_view()
+    view["refunds"] = [refund.public_view() for refund in details.refunds]
     view["history"] = [
         {
             "from_status": entry.from_status,
@@ -25,7 +25,7 @@ def payment_status(tenant_id: str, payment_id: str) -> dict[str, Any] | None:
             "source": entry.source,
             "occurred_at": rfc3339(entry.occurred_at),
         }
-        for entry in history
+        for entry in details.history
     ]
     return view
 

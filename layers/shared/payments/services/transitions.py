@@ -8,33 +8,39 @@ right history, ledger entry and events, commits it, and re-decides on a lost rac
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from payments.domain.events import EventEnvelope, EventType, payment_event_type
 from payments.domain.ledger import JournalEntry, capture_entry
 from payments.domain.payment import Customer, Payment
 from payments.domain.states import PaymentStatus, decide_transition
+from payments.errors import BusyError, NotFoundError
 from payments.money import Amount, amount_for
 from payments.store import repositories
+from payments.store.mapping import provider_ref_item
 from payments.store.state_change import (
     CommitOutcome,
+    ConditionalPut,
     HistoryRecord,
     InboxRecord,
     StateChange,
     commit_state_change,
 )
 
+REFUND_STATUSES = frozenset({PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED})
 # How often a lost race is re-read and re-decided before giving up.
 _MAX_DECISIONS = 5
 
 
-class PaymentNotFoundError(LookupError):
+class PaymentNotFoundError(NotFoundError):
     code = "payment_not_found"
 
 
-class PaymentChangedConcurrentlyError(RuntimeError):
-    code = "concurrent_update"
+class PaymentChangedConcurrentlyError(BusyError):
+    pass
 
 
 def new_payment_id() -> str:
@@ -45,11 +51,12 @@ def new_event_id() -> str:
     return f"evt_{uuid.uuid4().hex}"
 
 
-def _event(tenant_id: str, event_type: EventType, payment: Payment, at: datetime) -> EventEnvelope:
+def payment_event(event_type: EventType, payment: Payment, at: datetime) -> EventEnvelope:
+    """An event about ``payment`` as it is after the change."""
     return EventEnvelope(
         id=new_event_id(),
         type=event_type,
-        tenant_id=tenant_id,
+        tenant_id=payment.tenant_id,
         occurred_at=at,
         data={"payment": payment.public_view()},
     )
@@ -87,6 +94,10 @@ def create_payment(
         description=description,
         customer=customer or Customer(),
         metadata=dict(metadata or {}),
+        # Zero of the amount's own type: 0 for fiat, Decimal("0") for crypto.
+        amount_captured=amount - amount,
+        amount_refunded=amount - amount,
+        amount_refund_pending=amount - amount,
     )
     change = StateChange(
         payment=payment,
@@ -96,7 +107,7 @@ def create_payment(
         occurred_at=now,
         expected_version=None,
         expected_status=None,
-        events=[_event(tenant_id, EventType.PAYMENT_CREATED, payment, now)],
+        events=[payment_event(EventType.PAYMENT_CREATED, payment, now)],
     )
     outcome = commit_state_change(change)
     if outcome is not CommitOutcome.COMMITTED:
@@ -119,38 +130,39 @@ def apply_transition(
     requested: PaymentStatus,
     source: str,
     inbox: InboxRecord | None = None,
-    provider_ref: str | None = None,
+    changes: Mapping[str, Any] | None = None,
+    current: Payment | None = None,
 ) -> TransitionResult:
     """Move the payment to ``requested`` if the state machine allows it; record it either way.
 
-    A capture (-> ``succeeded``) posts the ledger entry in the same transaction. A redelivered
-    inbox id changes nothing (``DUPLICATE``). A lost race is re-read and decided again.
+    ``changes`` are other fields the transition sets when it applies (``provider_ref``,
+    ``capture_ref``, ``checkout_url``...). A capture (-> ``succeeded``) posts the ledger entry in
+    the same transaction. A redelivered inbox id changes nothing (``DUPLICATE``). A lost race is
+    re-read and decided again. ``current`` saves the first read when the caller has it.
     """
+    if requested in REFUND_STATUSES:
+        raise ValueError("refund statuses follow from succeeded refunds (services.refunds)")
     for _ in range(_MAX_DECISIONS):
-        current = repositories.get_payment(tenant_id, payment_id)
+        if current is None:
+            current = repositories.get_payment(tenant_id, payment_id)
         if current is None:
             raise PaymentNotFoundError(payment_id)
         now = datetime.now(UTC)
         decision = decide_transition(current.status, requested)
-        journal: JournalEntry | None = None
+        journal: list[JournalEntry] = []
         events: list[EventEnvelope] = []
+        extra: list[ConditionalPut] = []
         updated = current
         if decision.applies:
-            changes: dict[str, object] = {}
-            if provider_ref is not None:
-                changes["provider_ref"] = provider_ref
-            if requested is PaymentStatus.SUCCEEDED and current.amount_captured == 0:
-                changes["amount_captured"] = current.amount
-                journal = capture_entry(
-                    entry_id=f"je_{uuid.uuid4().hex}",
-                    tenant_id=tenant_id,
-                    payment_id=payment_id,
-                    provider=current.provider,
-                    amount=current.amount,
-                    currency=current.currency,
-                )
-            updated = current.with_status(requested, now, **changes)
-            events.append(_event(tenant_id, payment_event_type(requested), updated, now))
+            fields = dict(changes or {})
+            if requested is PaymentStatus.SUCCEEDED:
+                journal.extend(capture_journal(current))
+                fields["amount_captured"] = current.amount
+            updated = current.with_status(requested, now, **fields)
+            if updated.capture_ref and updated.capture_ref != current.capture_ref:
+                # Later notifications (disputes) may only name the captured payment.
+                extra.append(ConditionalPut(provider_ref_item(updated, updated.capture_ref)))
+            events.append(payment_event(payment_event_type(requested), updated, now))
         change = StateChange(
             payment=updated,
             history=HistoryRecord(
@@ -168,6 +180,7 @@ def apply_transition(
             inbox=inbox,
             journal=journal,
             events=events,
+            extra_items=extra,
         )
         outcome = commit_state_change(change)
         if outcome is not CommitOutcome.CONFLICT:
@@ -177,4 +190,21 @@ def apply_transition(
                 decision.applies and outcome is CommitOutcome.COMMITTED,
                 decision.reason,
             )
+        current = None
     raise PaymentChangedConcurrentlyError(payment_id)
+
+
+def capture_journal(payment: Payment) -> list[JournalEntry]:
+    """The capture posting, unless this payment's money was already captured."""
+    if payment.amount_captured != 0:
+        return []
+    return [
+        capture_entry(
+            entry_id=f"je_{uuid.uuid4().hex}",
+            tenant_id=payment.tenant_id,
+            payment_id=payment.payment_id,
+            provider=payment.provider,
+            amount=payment.amount,
+            currency=payment.currency,
+        )
+    ]

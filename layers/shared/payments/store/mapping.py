@@ -6,9 +6,16 @@ import hashlib
 from decimal import Decimal
 
 from payments.domain.payment import Customer, Payment
+from payments.domain.refunds import Refund, RefundStatus
 from payments.domain.states import OPEN_STATUSES, PaymentStatus
 from payments.money import FIAT_EXPONENTS, Amount
-from payments.store.models import CustomerMap, PaymentItem, utc_key_time
+from payments.store.models import (
+    CustomerMap,
+    PaymentItem,
+    PaymentRefItem,
+    RefundItem,
+    utc_key_time,
+)
 
 # The sparse pending index is spread over a few partitions so that a burst of open payments
 # does not make one hot key; the sweeper queries each shard.
@@ -51,6 +58,7 @@ def payment_to_item(payment: Payment) -> PaymentItem:
         currency=payment.currency,
         provider=payment.provider,
         provider_ref=payment.provider_ref,
+        capture_ref=payment.capture_ref,
         status=payment.status.value,
         version=payment.version,
         description=payment.description,
@@ -60,6 +68,9 @@ def payment_to_item(payment: Payment) -> PaymentItem:
         metadata=dict(payment.metadata) or None,
         amount_captured=Decimal(payment.amount_captured),
         amount_refunded=Decimal(payment.amount_refunded),
+        amount_refund_pending=Decimal(payment.amount_refund_pending),
+        checkout_url=payment.checkout_url,
+        expires_at=payment.expires_at,
         created_at=payment.created_at,
         updated_at=payment.updated_at,
         gsi1pk=payable_partition(payment.tenant_id, payment.payable_type, payment.payable_id),
@@ -87,6 +98,7 @@ def item_to_payment(item: PaymentItem) -> Payment:
         currency=item.currency,
         provider=item.provider,
         provider_ref=item.provider_ref,
+        capture_ref=item.capture_ref,
         status=PaymentStatus(item.status),
         version=int(item.version),
         description=item.description,
@@ -95,11 +107,72 @@ def item_to_payment(item: PaymentItem) -> Payment:
             name=customer.name if customer else None,
             phone=customer.phone if customer else None,
         ),
-        metadata={str(k): str(v) for k, v in (item.metadata or {}).items()}
+        metadata={str(k): str(v) for k, v in item.metadata.as_dict().items()}
         if item.metadata
         else {},
         amount_captured=stored_amount(item.currency, item.amount_captured),
         amount_refunded=stored_amount(item.currency, item.amount_refunded),
+        amount_refund_pending=stored_amount(
+            item.currency, item.amount_refund_pending or Decimal(0)
+        ),
+        checkout_url=item.checkout_url,
+        expires_at=item.expires_at,
         created_at=item.created_at,
         updated_at=item.updated_at,
+    )
+
+
+def provider_ref_item(payment: Payment, provider_ref: str) -> PaymentRefItem:
+    """A secondary provider reference, findable through the provider-ref index."""
+    pk, sk = PaymentRefItem.key(payment.payment_id, payment.provider, provider_ref)
+    return PaymentRefItem(
+        pk,
+        sk,
+        item_type="payment_ref",
+        payment_id=payment.payment_id,
+        tenant_id=payment.tenant_id,
+        provider=payment.provider,
+        provider_ref=provider_ref,
+        gsi2pk=provider_ref_partition(payment.provider, provider_ref),
+        gsi2sk=sk,
+    )
+
+
+def refund_to_item(refund: Refund) -> RefundItem:
+    pk, sk = RefundItem.key(refund.payment_id, refund.refund_id)
+    return RefundItem(
+        pk,
+        sk,
+        item_type="refund",
+        refund_id=refund.refund_id,
+        payment_id=refund.payment_id,
+        tenant_id=refund.tenant_id,
+        provider=refund.provider,
+        amount=Decimal(refund.amount),
+        currency=refund.currency,
+        status=refund.status.value,
+        source=refund.source,
+        reason=refund.reason,
+        provider_refund_id=refund.provider_refund_id,
+        version=refund.version,
+        created_at=refund.created_at,
+        updated_at=refund.updated_at,
+    )
+
+
+def item_to_refund(item: RefundItem) -> Refund:
+    return Refund(
+        refund_id=item.refund_id,
+        payment_id=item.payment_id,
+        tenant_id=item.tenant_id,
+        provider=item.provider,
+        amount=stored_amount(item.currency, item.amount),
+        currency=item.currency,
+        status=RefundStatus(item.status),
+        source=item.source,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        version=int(item.version),
+        reason=item.reason,
+        provider_refund_id=item.provider_refund_id,
     )

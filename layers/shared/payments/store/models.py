@@ -144,6 +144,7 @@ class PaymentItem(PaymentsTableModel):
     currency = UnicodeAttribute()
     provider = UnicodeAttribute()
     provider_ref = UnicodeAttribute(null=True)
+    capture_ref = UnicodeAttribute(null=True)
     status = UnicodeAttribute()
     version = NumberAttribute()
     description = UnicodeAttribute(default="")
@@ -151,6 +152,9 @@ class PaymentItem(PaymentsTableModel):
     metadata = MapAttribute[str, Any](null=True)
     amount_captured = AmountAttribute()
     amount_refunded = AmountAttribute()
+    amount_refund_pending = AmountAttribute(null=True)
+    checkout_url = UnicodeAttribute(null=True)
+    expires_at = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     gsi1pk = UnicodeAttribute(null=True)
@@ -187,6 +191,56 @@ class PaymentHistoryItem(PaymentsTableModel):
     @staticmethod
     def key(payment_id: str, occurred_at: str, change_id: str) -> tuple[str, str]:
         return f"PAYMENT#{payment_id}", f"HISTORY#{occurred_at}#{change_id}"
+
+
+class PaymentRefItem(PaymentsTableModel):
+    """Another provider reference of a payment (a Stripe PaymentIntent, say), found through
+    the same provider-ref index as the payment's primary reference."""
+
+    payment_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    provider_ref = UnicodeAttribute()
+    gsi2pk = UnicodeAttribute()
+    gsi2sk = UnicodeAttribute()
+
+    @staticmethod
+    def key(payment_id: str, provider: str, provider_ref: str) -> tuple[str, str]:
+        return f"PAYMENT#{payment_id}", f"REF#{provider}#{provider_ref}"
+
+
+class RefundItem(PaymentsTableModel):
+    refund_id = UnicodeAttribute()
+    payment_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    amount = AmountAttribute()
+    currency = UnicodeAttribute()
+    status = UnicodeAttribute()
+    source = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    provider_refund_id = UnicodeAttribute(null=True)
+    version = NumberAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(payment_id: str, refund_id: str) -> tuple[str, str]:
+        return f"PAYMENT#{payment_id}", f"REFUND#{refund_id}"
+
+
+class CustomerLinkItem(PaymentsTableModel):
+    """The provider's customer object for one tenant + e-mail (one per tenant and e-mail)."""
+
+    tenant_id = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    email = UnicodeAttribute()
+    provider_customer_id = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, provider: str, email: str) -> tuple[str, str]:
+        return f"CUSTOMER#{tenant_id}#{provider}#{email}", "CUSTOMER"
 
 
 # --- ledger --------------------------------------------------------------------------------

@@ -14,23 +14,32 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.transactions import TransactWrite
 
 from payments.domain.payment import Payment
-from payments.store.mapping import item_to_payment, payable_partition
+from payments.domain.refunds import Refund
+from payments.errors import PaymentsError
+from payments.store.mapping import (
+    item_to_payment,
+    item_to_refund,
+    payable_partition,
+    provider_ref_partition,
+)
 from payments.store.models import (
     AccountBalanceItem,
     ApiKeyIdItem,
     ApiKeyItem,
+    CustomerLinkItem,
     JournalEntryItem,
     PaymentHistoryItem,
     PaymentItem,
+    RefundItem,
     TenantItem,
 )
 
 
-class InvalidCursorError(ValueError):
+class InvalidCursorError(PaymentsError):
     code = "invalid_cursor"
 
 
@@ -146,6 +155,17 @@ def revoke_api_key(key_id: str) -> bool:
 # --- payments ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    from_status: str
+    requested_status: str
+    to_status: str
+    applied: bool
+    reason: str
+    source: str
+    occurred_at: datetime
+
+
 def get_payment(tenant_id: str, payment_id: str) -> Payment | None:
     """The tenant's payment, or None: another tenant's payment is indistinguishable from none."""
     try:
@@ -155,6 +175,103 @@ def get_payment(tenant_id: str, payment_id: str) -> Payment | None:
     if item.tenant_id != tenant_id:
         return None
     return item_to_payment(item)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentDetails:
+    payment: Payment
+    history: list[HistoryEntry]
+    refunds: list[Refund]
+
+
+def get_payment_details(tenant_id: str, payment_id: str) -> PaymentDetails | None:
+    """The payment with its history and refunds, from one Query of its item collection."""
+    pk, _ = PaymentItem.key(payment_id)
+    payment: Payment | None = None
+    history: list[HistoryEntry] = []
+    refunds: list[Refund] = []
+    for raw in _collection(pk):
+        sort_key = raw["sk"]["S"]
+        if sort_key == "PAYMENT":
+            payment = item_to_payment(PaymentItem.from_raw_data(raw))
+        elif sort_key.startswith("HISTORY#"):
+            history.append(_history_entry(PaymentHistoryItem.from_raw_data(raw)))
+        elif sort_key.startswith("REFUND#"):
+            refunds.append(item_to_refund(RefundItem.from_raw_data(raw)))
+    if payment is None or payment.tenant_id != tenant_id:
+        return None
+    refunds.sort(key=lambda refund: refund.created_at)
+    return PaymentDetails(payment, history, refunds)
+
+
+def get_refunds(payment_id: str) -> list[Refund]:
+    pk, _ = PaymentItem.key(payment_id)
+    return sorted(
+        (
+            item_to_refund(item)
+            for item in RefundItem.query(
+                pk, RefundItem.sk.startswith("REFUND#"), consistent_read=True
+            )
+        ),
+        key=lambda refund: refund.created_at,
+    )
+
+
+def find_payment_by_provider_ref(
+    tenant_id: str, provider: str, provider_ref: str
+) -> Payment | None:
+    """The tenant's payment that ``provider`` knows as ``provider_ref`` (session, intent...)."""
+    for item in (
+        PaymentItem._get_connection()
+        .query(
+            provider_ref_partition(provider, provider_ref), index_name="provider-ref-index", limit=5
+        )
+        .get("Items", [])
+    ):
+        if item.get("tenant_id", {}).get("S") == tenant_id:
+            return get_payment(tenant_id, item["payment_id"]["S"])
+    return None
+
+
+def _collection(pk: str) -> Iterator[dict[str, Any]]:
+    connection = PaymentItem._get_connection()
+    start_key: dict[str, Any] | None = None
+    while True:
+        page = connection.query(pk, consistent_read=True, exclusive_start_key=start_key)
+        yield from page.get("Items", [])
+        start_key = page.get("LastEvaluatedKey")
+        if not start_key:
+            return
+
+
+# --- customers -----------------------------------------------------------------------------
+
+
+def get_customer_link(tenant_id: str, provider: str, email: str) -> str | None:
+    try:
+        item = CustomerLinkItem.get(*CustomerLinkItem.key(tenant_id, provider, email))
+    except DoesNotExist:
+        return None
+    return item.provider_customer_id
+
+
+def save_customer_link(tenant_id: str, provider: str, email: str, customer_id: str) -> str:
+    """Store the link unless one exists; returns the customer id that is linked."""
+    try:
+        CustomerLinkItem(
+            *CustomerLinkItem.key(tenant_id, provider, email),
+            item_type="customer_link",
+            tenant_id=tenant_id,
+            provider=provider,
+            email=email,
+            provider_customer_id=customer_id,
+            created_at=datetime.now(UTC),
+        ).save(condition=CustomerLinkItem.pk.does_not_exist())
+    except PutError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return get_customer_link(tenant_id, provider, email) or customer_id
+    return customer_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,32 +294,25 @@ def list_payments_for_payable(
     return PaymentPage(payments, _encode_cursor(last_key) if last_key else None)
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    from_status: str
-    requested_status: str
-    to_status: str
-    applied: bool
-    reason: str
-    source: str
-    occurred_at: datetime
-
-
 def payment_history(payment_id: str) -> list[HistoryEntry]:
     """The payment's requested transitions in order, applied or not."""
     pk, _ = PaymentItem.key(payment_id)
     return [
-        HistoryEntry(
-            from_status=item.from_status,
-            requested_status=item.requested_status,
-            to_status=item.to_status,
-            applied=item.applied,
-            reason=item.reason,
-            source=item.source,
-            occurred_at=item.occurred_at,
-        )
+        _history_entry(item)
         for item in PaymentHistoryItem.query(pk, PaymentHistoryItem.sk.startswith("HISTORY#"))
     ]
+
+
+def _history_entry(item: PaymentHistoryItem) -> HistoryEntry:
+    return HistoryEntry(
+        from_status=item.from_status,
+        requested_status=item.requested_status,
+        to_status=item.to_status,
+        applied=item.applied,
+        reason=item.reason,
+        source=item.source,
+        occurred_at=item.occurred_at,
+    )
 
 
 def _encode_cursor(key: dict[str, dict[str, Any]]) -> str:

@@ -8,7 +8,7 @@ One call writes, all or nothing:
    version the decision was made against; an out-of-order request that does not move the payment
    writes a condition check on that version instead),
 3. a history entry (every requested transition, applied or not),
-4. the journal entry and the balance of every account it touches,
+4. the journal entries and the balance of every account they touch,
 5. the outbox item(s) carrying the event(s) to the bus,
 6. any extra item of the same change (a refund record, say).
 
@@ -20,22 +20,27 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from payments.domain.events import EventEnvelope
 from payments.domain.ledger import JournalEntry
 from payments.domain.payment import Payment
+from payments.domain.refunds import Refund
 from payments.domain.states import PaymentStatus
-from payments.store.mapping import payment_to_item
+from payments.errors import BusyError
+from payments.money import Amount
+from payments.store.mapping import payment_to_item, refund_to_item
 from payments.store.models import (
     AccountBalanceItem,
     InboxItem,
@@ -44,7 +49,7 @@ from payments.store.models import (
     OutboxItem,
     PaymentHistoryItem,
     PaymentItem,
-    PaymentsTableModel,
+    RefundItem,
     utc_key_time,
 )
 
@@ -95,10 +100,18 @@ class StateChange:
     # False: the payment is not written, only checked to still be at ``expected_version``.
     write_payment: bool = True
     inbox: InboxRecord | None = None
-    journal: JournalEntry | None = None
+    journal: Sequence[JournalEntry] = ()
     events: Sequence[EventEnvelope] = ()
-    extra_items: Sequence[Model] = ()
+    # Other items of the same change (refund records...). A failed condition on one of them
+    # means the world moved on since the decision: CONFLICT, re-read and decide again.
+    extra_items: Sequence[ConditionalPut] = ()
     change_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionalPut:
+    item: Model
+    condition: Condition | None = None
 
 
 def commit_state_change(change: StateChange) -> CommitOutcome:
@@ -116,15 +129,16 @@ def commit_state_change(change: StateChange) -> CommitOutcome:
             outcome = _classify(error, roles)
             if outcome is not None:
                 return outcome
-            time.sleep(0.05 * (2**attempt))
+            if attempt < _CONFLICT_RETRIES:
+                time.sleep(0.05 * (2**attempt))
         else:
             return CommitOutcome.COMMITTED
     raise ConflictRetriesExhaustedError(change.change_id)
 
 
-class ConflictRetriesExhaustedError(RuntimeError):
+class ConflictRetriesExhaustedError(BusyError):
     def __init__(self, change_id: str) -> None:
-        super().__init__(f"state change {change_id} kept colliding with concurrent writes")
+        super().__init__(f"change {change_id} kept colliding with concurrent writes; retry")
 
 
 def _stage(tx: TransactWrite, change: StateChange) -> list[str]:
@@ -138,8 +152,8 @@ def _stage(tx: TransactWrite, change: StateChange) -> list[str]:
     _add_history(tx, change, puts)
     _add_ledger(tx, change, puts, updates)
     _add_events(tx, change, puts)
-    for item in change.extra_items:
-        tx.save(item, condition=PaymentsTableModel.pk.does_not_exist())
+    for extra in change.extra_items:
+        tx.save(extra.item, condition=extra.condition)
         puts.append("extra")
     return checks + puts + updates
 
@@ -155,11 +169,11 @@ def _classify(error: TransactWriteError, roles: list[str]) -> CommitOutcome | No
     }
     if "inbox" in failed:
         return CommitOutcome.DUPLICATE
-    if "payment" in failed:
+    if failed & {"payment", "extra"}:
         return CommitOutcome.CONFLICT
     if failed:
-        # A history, journal, outbox or extra item already existed under a fresh id: a bug,
-        # not a race. Nothing was written; let it surface.
+        # A history, journal or outbox item already existed under a fresh id: a bug, not a
+        # race. Nothing was written; let it surface.
         raise error
     codes = {reason.code for reason in error.cancellation_reasons if reason is not None}
     if codes <= {"TransactionConflict", "None"}:
@@ -174,9 +188,13 @@ def _connection() -> Connection:
 def _add_inbox(tx: TransactWrite, change: StateChange, puts: list[str]) -> None:
     if change.inbox is None:
         return
-    record = change.inbox
+    tx.save(inbox_item(change.inbox, change.occurred_at), condition=InboxItem.pk.does_not_exist())
+    puts.append("inbox")
+
+
+def inbox_item(record: InboxRecord, received_at: datetime) -> InboxItem:
     pk, sk = InboxItem.key(record.provider, record.event_id)
-    item = InboxItem(
+    return InboxItem(
         pk,
         sk,
         item_type="inbox",
@@ -187,11 +205,31 @@ def _add_inbox(tx: TransactWrite, change: StateChange, puts: list[str]) -> None:
         status=record.status,
         reason=record.reason,
         payload=record.payload,
-        received_at=change.occurred_at,
-        ttl=change.occurred_at + INBOX_RETENTION,
+        received_at=received_at,
+        ttl=received_at + INBOX_RETENTION,
     )
-    tx.save(item, condition=InboxItem.pk.does_not_exist())
-    puts.append("inbox")
+
+
+def refund_write(refund: Refund, *, expected_version: int | None) -> ConditionalPut:
+    """A refund record for a change: new (must not exist) or replacing ``expected_version``."""
+    condition = (
+        RefundItem.pk.does_not_exist()
+        if expected_version is None
+        else RefundItem.version == expected_version
+    )
+    return ConditionalPut(refund_to_item(refund), condition)
+
+
+def record_inbox(record: InboxRecord) -> bool:
+    """Record a notification that changes no payment (ignored or rejected): one conditional
+    PutItem. False when this provider event id was already recorded."""
+    try:
+        inbox_item(record, datetime.now(UTC)).save(condition=InboxItem.pk.does_not_exist())
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def _add_payment(
@@ -245,41 +283,47 @@ def _add_history(tx: TransactWrite, change: StateChange, puts: list[str]) -> Non
 def _add_ledger(
     tx: TransactWrite, change: StateChange, puts: list[str], updates: list[str]
 ) -> None:
-    entry = change.journal
-    if entry is None:
+    if not change.journal:
         return
-    pk, sk = JournalEntryItem.key(entry.tenant_id, utc_key_time(change.occurred_at), entry.entry_id)
-    tx.save(
-        JournalEntryItem(
-            pk,
-            sk,
-            item_type="journal_entry",
-            entry_id=entry.entry_id,
-            tenant_id=entry.tenant_id,
-            payment_id=entry.payment_id,
-            description=entry.description,
-            lines=[
-                JournalLineMap(
-                    account=line.account,
-                    currency=line.currency,
-                    debit=Decimal(line.debit),
-                    credit=Decimal(line.credit),
-                )
-                for line in entry.lines
-            ],
-            created_at=change.occurred_at,
-        ),
-        condition=JournalEntryItem.pk.does_not_exist(),
-    )
-    puts.append("journal")
-    # One update per (account, currency): a transaction may touch an item only once.
-    for (account, currency), (debits, credits) in sorted(entry.net_by_account().items()):
-        bpk, bsk = AccountBalanceItem.key(entry.tenant_id, account, currency)
+    totals: dict[tuple[str, str, str], list[Amount]] = defaultdict(lambda: [0, 0])
+    for entry in change.journal:
+        pk, sk = JournalEntryItem.key(
+            entry.tenant_id, utc_key_time(change.occurred_at), entry.entry_id
+        )
+        tx.save(
+            JournalEntryItem(
+                pk,
+                sk,
+                item_type="journal_entry",
+                entry_id=entry.entry_id,
+                tenant_id=entry.tenant_id,
+                payment_id=entry.payment_id,
+                description=entry.description,
+                lines=[
+                    JournalLineMap(
+                        account=line.account,
+                        currency=line.currency,
+                        debit=Decimal(line.debit),
+                        credit=Decimal(line.credit),
+                    )
+                    for line in entry.lines
+                ],
+                created_at=change.occurred_at,
+            ),
+            condition=JournalEntryItem.pk.does_not_exist(),
+        )
+        puts.append("journal")
+        for (account, currency), (debits, credits) in entry.net_by_account().items():
+            totals[(entry.tenant_id, account, currency)][0] += debits
+            totals[(entry.tenant_id, account, currency)][1] += credits
+    # One update per balance item: a transaction may touch an item only once.
+    for (tenant_id, account, currency), (debits, credits) in sorted(totals.items()):
+        bpk, bsk = AccountBalanceItem.key(tenant_id, account, currency)
         tx.update(
             AccountBalanceItem(bpk, bsk),
             actions=[
                 AccountBalanceItem.item_type.set("account_balance"),
-                AccountBalanceItem.tenant_id.set(entry.tenant_id),
+                AccountBalanceItem.tenant_id.set(tenant_id),
                 AccountBalanceItem.account.set(account),
                 AccountBalanceItem.currency.set(currency),
                 AccountBalanceItem.debits.add(Decimal(debits)),

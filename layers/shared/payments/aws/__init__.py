@@ -1,0 +1,1 @@
+"""Thin helpers over AWS services other than DynamoDB (which is store's)."""

@@ -1,0 +1,50 @@
+"""The one family of errors a caller may see, each with its HTTP status and a stable code.
+
+Services raise these; ``payments.http`` turns any of them into
+``{"error": {"code": ..., "message": ...}}`` with ``status``. Messages are for humans and never
+carry secrets or internals.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+
+class PaymentsError(Exception):
+    status: int = HTTPStatus.BAD_REQUEST
+    code: str = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+
+class NotFoundError(PaymentsError):
+    status = HTTPStatus.NOT_FOUND
+    code = "not_found"
+
+
+class UnauthorizedError(PaymentsError):
+    status = HTTPStatus.UNAUTHORIZED
+    code = "unauthorized"
+
+
+class ConflictError(PaymentsError):
+    status = HTTPStatus.CONFLICT
+    code = "conflict"
+
+
+class UnprocessableError(PaymentsError):
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    code = "invalid_request"
+
+
+class BusyError(PaymentsError):
+    """Too many concurrent changes to one record; the client should retry shortly."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "concurrent_update"

@@ -1,0 +1,159 @@
+"""What every payment provider adapter offers, in provider-agnostic terms.
+
+Adapters translate: our requests into the provider's API calls, and the provider's
+notifications into :class:`ProviderEvent`. Everything they learn goes through the one
+provider-agnostic path (``services.provider_events.apply_provider_event``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from payments.domain.payment import Payment
+from payments.domain.refunds import RefundStatus
+from payments.domain.states import PaymentStatus
+from payments.money import Amount
+
+
+class ProviderError(Exception):
+    """Base of what a provider call can fail with; ``code`` is our API error code."""
+
+    code = "provider_error"
+    http_status = 502
+
+
+class ProviderUnavailableError(ProviderError):
+    """The tenant has this provider disabled or not configured."""
+
+    code = "provider_unavailable"
+    http_status = 409
+
+
+class ProviderRejectedError(ProviderError):
+    """The provider answered and refused (bad parameters, over-refund...): a final answer."""
+
+    code = "provider_rejected"
+    http_status = 422
+
+    def __init__(self, message: str, *, provider_code: str | None = None) -> None:
+        super().__init__(message)
+        self.provider_code = provider_code
+
+
+class ProviderUnreachableError(ProviderError):
+    """No final answer (network, 5xx, rate limit): safe to retry with the same idempotency key."""
+
+    code = "provider_unreachable"
+    http_status = 502
+
+
+class WebhookVerificationError(Exception):
+    """A notification whose signature (or timestamp) does not verify."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A tenant's credentials for one provider, as stored in Secrets Manager."""
+
+    values: Mapping[str, str]
+
+    def require(self, name: str) -> str:
+        value = self.values.get(name)
+        if not value:
+            raise ProviderUnavailableError(f"credential '{name}' is not configured")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class RefundObservation:
+    """A refund as the provider reports it."""
+
+    provider_refund_id: str
+    amount: Amount
+    status: RefundStatus
+    our_refund_id: str | None = None  # set when the refund was asked for through us
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """A verified provider notification, translated."""
+
+    event_id: str
+    event_type: str
+    # Our payment id when the provider echoes it (metadata), else found by reference.
+    payment_id: str | None = None
+    provider_refs: tuple[str, ...] = ()
+    requested_status: PaymentStatus | None = None
+    # The provider's id of the captured money (Stripe: the PaymentIntent), used to refund.
+    capture_ref: str | None = None
+    refunds: tuple[RefundObservation, ...] = ()
+    # What the provider says was paid, to check against the payment before money moves.
+    amount: Amount | None = None
+    currency: str | None = None
+
+    @property
+    def actionable(self) -> bool:
+        return self.requested_status is not None or bool(self.refunds)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutSession:
+    session_id: str
+    url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutCustomer:
+    provider_customer_id: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    payment: Payment
+    success_url: str
+    cancel_url: str | None
+    expires_at: datetime
+    customer: CheckoutCustomer = field(default_factory=CheckoutCustomer)
+
+
+class CheckoutProvider(Protocol):
+    name: str
+
+    def create_customer(
+        self, credentials: Credentials, *, email: str, name: str | None, phone: str | None,
+        idempotency_key: str,
+    ) -> str: ...  # fmt: skip
+
+    def create_checkout_session(
+        self, credentials: Credentials, request: CheckoutRequest, *, idempotency_key: str
+    ) -> CheckoutSession: ...
+
+    def create_refund(
+        self,
+        credentials: Credentials,
+        payment: Payment,
+        *,
+        refund_id: str,
+        amount: Amount,
+        reason: str | None,
+        idempotency_key: str,
+    ) -> RefundObservation: ...
+
+
+class WebhookProvider(Protocol):
+    name: str
+
+    def verify_webhook(
+        self, credentials: Credentials, payload: bytes, headers: Mapping[str, str]
+    ) -> ProviderEvent:
+        """Verify and translate; raises WebhookVerificationError."""
+        ...

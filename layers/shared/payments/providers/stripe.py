@@ -1,0 +1,293 @@
+"""Stripe: hosted Checkout, refunds and webhooks, through the official SDK.
+
+Every call uses a ``StripeClient`` bound to the tenant's own secret key (never the global
+``stripe.api_key``, which would leak across tenants in a warm container) and carries an
+idempotency key derived from ours, so a retried request never creates a second object.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+
+from payments.config import get_settings
+from payments.domain.payment import Payment
+from payments.domain.refunds import RefundStatus
+from payments.domain.states import PaymentStatus
+from payments.money import Amount
+from payments.providers.base import (
+    CheckoutRequest,
+    CheckoutSession,
+    Credentials,
+    ProviderError,
+    ProviderEvent,
+    ProviderRejectedError,
+    ProviderUnavailableError,
+    ProviderUnreachableError,
+    RefundObservation,
+    WebhookVerificationError,
+)
+
+SIGNATURE_TOLERANCE_SECONDS = 300
+NAME = "stripe"
+
+# Stripe refund status -> ours. requires_action is still open.
+_REFUND_STATUSES = {
+    "succeeded": RefundStatus.SUCCEEDED,
+    "pending": RefundStatus.PENDING,
+    "requires_action": RefundStatus.PENDING,
+    "failed": RefundStatus.FAILED,
+    "canceled": RefundStatus.CANCELED,
+}
+
+
+class StripeProvider:
+    name = NAME
+
+    def __init__(self) -> None:
+        self._clients: dict[str, stripe.StripeClient] = {}
+
+    # --- outbound --------------------------------------------------------------------------
+
+    def _client(self, credentials: Credentials) -> stripe.StripeClient:
+        secret_key = credentials.require("secret_key")
+        client = self._clients.get(secret_key)
+        if client is None:
+            base = get_settings().stripe_api_base
+            client = stripe.StripeClient(
+                secret_key,
+                base_addresses={"api": base} if base else None,
+                max_network_retries=2,
+            )
+            self._clients[secret_key] = client
+        return client
+
+    def create_customer(
+        self,
+        credentials: Credentials,
+        *,
+        email: str,
+        name: str | None,
+        phone: str | None,
+        idempotency_key: str,
+    ) -> str:
+        params: dict[str, Any] = {"email": email}
+        if name:
+            params["name"] = name
+        if phone:
+            params["phone"] = phone
+        with _translated_errors():
+            customer = self._client(credentials).v1.customers.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        return str(customer.id)
+
+    def create_checkout_session(
+        self, credentials: Credentials, request: CheckoutRequest, *, idempotency_key: str
+    ) -> CheckoutSession:
+        payment = request.payment
+        ours = {"payment_id": payment.payment_id, "tenant_id": payment.tenant_id}
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "price_data": {
+                        "currency": payment.currency.lower(),
+                        "unit_amount": payment.amount,
+                        "product_data": {"name": payment.description or payment.payable_type},
+                    },
+                    "quantity": 1,
+                }
+            ],
+            "success_url": request.success_url,
+            "client_reference_id": payment.payment_id,
+            # Session metadata is not copied to the PaymentIntent or its Charge, which is what
+            # refund and dispute events carry: our ids go on both.
+            "metadata": {**payment.metadata, **ours},
+            "payment_intent_data": {"metadata": ours},
+            "expires_at": int(request.expires_at.timestamp()),
+        }
+        if request.cancel_url:
+            params["cancel_url"] = request.cancel_url
+        if request.customer.provider_customer_id:
+            params["customer"] = request.customer.provider_customer_id
+        elif request.customer.email:
+            params["customer_email"] = request.customer.email
+        with _translated_errors():
+            session = self._client(credentials).v1.checkout.sessions.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        return CheckoutSession(
+            session_id=str(session.id),
+            url=str(session.url),
+            expires_at=datetime.fromtimestamp(int(session.expires_at), tz=UTC),
+        )
+
+    def create_refund(
+        self,
+        credentials: Credentials,
+        payment: Payment,
+        *,
+        refund_id: str,
+        amount: Amount,
+        reason: str | None,
+        idempotency_key: str,
+    ) -> RefundObservation:
+        if not payment.capture_ref:
+            raise ProviderRejectedError("the payment has no captured Stripe PaymentIntent")
+        params: dict[str, Any] = {
+            "payment_intent": payment.capture_ref,
+            "amount": amount,
+            "metadata": {
+                "refund_id": refund_id,
+                "payment_id": payment.payment_id,
+                "tenant_id": payment.tenant_id,
+            },
+        }
+        if reason:
+            params["reason"] = reason
+        with _translated_errors():
+            refund = self._client(credentials).v1.refunds.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        return _refund_observation(refund.to_dict())
+
+    # --- inbound ---------------------------------------------------------------------------
+
+    def verify_webhook(
+        self, credentials: Credentials, payload: bytes, headers: Mapping[str, str]
+    ) -> ProviderEvent:
+        signature = next((v for k, v in headers.items() if k.lower() == "stripe-signature"), None)
+        if not signature:
+            raise WebhookVerificationError("missing Stripe-Signature header")
+        try:
+            stripe.WebhookSignature.verify_header(
+                payload.decode("utf-8"),
+                signature,
+                credentials.require("webhook_secret"),
+                SIGNATURE_TOLERANCE_SECONDS,
+            )
+        except stripe.SignatureVerificationError as error:
+            raise WebhookVerificationError(str(error.user_message or error)) from None
+        except UnicodeDecodeError:
+            raise WebhookVerificationError("payload is not UTF-8") from None
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            raise WebhookVerificationError("payload is not JSON") from None
+        return translate_event(event)
+
+
+def translate_event(event: Mapping[str, Any]) -> ProviderEvent:
+    """A verified Stripe event in our terms. Pure: unit-tested on Stripe's own shapes."""
+    event_id = str(event.get("id", ""))
+    event_type = str(event.get("type", ""))
+    obj: Mapping[str, Any] = (event.get("data") or {}).get("object") or {}
+    metadata: Mapping[str, Any] = obj.get("metadata") or {}
+    payment_id = metadata.get("payment_id")
+    base: dict[str, Any] = {
+        "event_id": event_id,
+        "event_type": event_type,
+        "payment_id": str(payment_id) if payment_id else None,
+    }
+    if event_type.startswith("checkout.session."):
+        base["payment_id"] = base["payment_id"] or obj.get("client_reference_id")
+        refs = _refs(obj.get("id"), obj.get("payment_intent"))
+        paid = obj.get("payment_status") in {"paid", "no_payment_required"}
+        requested = {
+            "checkout.session.completed": PaymentStatus.SUCCEEDED
+            if paid
+            else PaymentStatus.PENDING,
+            "checkout.session.async_payment_succeeded": PaymentStatus.SUCCEEDED,
+            "checkout.session.async_payment_failed": PaymentStatus.FAILED,
+            "checkout.session.expired": PaymentStatus.EXPIRED,
+        }.get(event_type)
+        succeeded = requested is PaymentStatus.SUCCEEDED
+        return ProviderEvent(
+            **base,
+            provider_refs=refs,
+            requested_status=requested,
+            capture_ref=_str(obj.get("payment_intent")) if succeeded else None,
+            amount=_int(obj.get("amount_total")) if succeeded else None,
+            currency=_currency(obj.get("currency")) if succeeded else None,
+        )
+    if event_type in {"payment_intent.succeeded", "payment_intent.payment_failed"}:
+        succeeded = event_type == "payment_intent.succeeded"
+        return ProviderEvent(
+            **base,
+            provider_refs=_refs(obj.get("id")),
+            requested_status=PaymentStatus.SUCCEEDED if succeeded else PaymentStatus.FAILED,
+            capture_ref=_str(obj.get("id")) if succeeded else None,
+            amount=_int(obj.get("amount_received")) if succeeded else None,
+            currency=_currency(obj.get("currency")) if succeeded else None,
+        )
+    if event_type == "charge.refunded":
+        refunds = ((obj.get("refunds") or {}).get("data")) or []
+        return ProviderEvent(
+            **base,
+            provider_refs=_refs(obj.get("payment_intent"), obj.get("id")),
+            refunds=tuple(_refund_observation(refund) for refund in refunds),
+        )
+    if event_type == "charge.dispute.created":
+        return ProviderEvent(
+            **base,
+            provider_refs=_refs(obj.get("payment_intent"), obj.get("charge")),
+            requested_status=PaymentStatus.DISPUTED,
+        )
+    return ProviderEvent(**base)
+
+
+def _refund_observation(refund: Mapping[str, Any]) -> RefundObservation:
+    metadata = refund.get("metadata") or {}
+    return RefundObservation(
+        provider_refund_id=str(refund["id"]),
+        amount=int(refund["amount"]),
+        status=_REFUND_STATUSES.get(str(refund.get("status")), RefundStatus.PENDING),
+        our_refund_id=_str(metadata.get("refund_id")),
+    )
+
+
+def _refs(*values: object) -> tuple[str, ...]:
+    return tuple(str(value) for value in values if isinstance(value, str) and value)
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _currency(value: object) -> str | None:
+    return value.upper() if isinstance(value, str) else None
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    """Stripe's exceptions -> ours: rejected (final), unavailable (credentials), unreachable."""
+    try:
+        yield
+    except (stripe.AuthenticationError, stripe.PermissionError):
+        raise ProviderUnavailableError("Stripe rejected this tenant's credentials") from None
+    except (stripe.InvalidRequestError, stripe.CardError) as error:
+        message = str(error.user_message or "Stripe refused the request")
+        raise ProviderRejectedError(message, provider_code=error.code) from None
+    except stripe.IdempotencyError:
+        raise ProviderRejectedError(
+            "Stripe saw this idempotency key with other parameters",
+            provider_code="idempotency_error",
+        ) from None
+    except stripe.StripeError:
+        raise ProviderUnreachableError("Stripe did not answer; retry with the same key") from None
+
+
+__all__ = ["NAME", "ProviderError", "StripeProvider", "translate_event"]

@@ -1,0 +1,164 @@
+"""Hosted checkout: create the payment, the provider session, and hand back its URL."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from payments.config import get_settings
+from payments.domain.payment import Customer, Payment
+from payments.domain.states import PaymentStatus
+from payments.errors import UnprocessableError
+from payments.money import Money, fiat_currency
+from payments.providers import get_provider
+from payments.providers.base import CheckoutRequest, ProviderRejectedError
+from payments.services.credentials import provider_credentials
+from payments.services.customers import checkout_customer
+from payments.services.transitions import apply_transition, create_payment
+from payments.store import repositories
+
+PROVIDER = "stripe"
+RESERVED_METADATA_KEYS = frozenset({"payment_id", "tenant_id"})
+# Stripe allows 50 metadata keys; two carry our ids.
+MAX_METADATA_KEYS = 50 - len(RESERVED_METADATA_KEYS)
+MAX_METADATA_KEY_LENGTH = 40
+MAX_METADATA_VALUE_LENGTH = 500
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutInput:
+    payable_type: str
+    payable_id: str
+    amount: int
+    currency: str
+    description: str
+    success_url: str
+    cancel_url: str | None = None
+    customer: Customer = field(default_factory=Customer)
+    metadata: dict[str, str] = field(default_factory=dict)
+    expires_in_minutes: int = 24 * 60
+
+
+def payment_id_for(tenant_id: str, idempotency_key: str) -> str:
+    """A retried request (same tenant and Idempotency-Key) resumes the same payment."""
+    digest = hashlib.sha256(f"checkout\x00{tenant_id}\x00{idempotency_key}".encode()).hexdigest()
+    return f"pay_{digest[:32]}"
+
+
+def start_checkout(tenant_id: str, request: CheckoutInput, idempotency_key: str) -> dict[str, Any]:
+    """Validate, create (or resume) the payment, open the provider session, go pending."""
+    money = _validated(request)
+    provider = get_provider(PROVIDER)
+    credentials = provider_credentials(tenant_id, PROVIDER)  # before anything is written
+    payment_id = payment_id_for(tenant_id, idempotency_key)
+    payment = repositories.get_payment(tenant_id, payment_id) or create_payment(
+        tenant_id=tenant_id,
+        payable_type=request.payable_type,
+        payable_id=request.payable_id,
+        amount=money.minor,
+        currency=money.currency,
+        provider=PROVIDER,
+        description=request.description,
+        customer=request.customer,
+        metadata=request.metadata,
+        payment_id=payment_id,
+    )
+    if payment.status is not PaymentStatus.CREATED:
+        return checkout_view(payment)  # a retry after the session was opened
+    customer = checkout_customer(tenant_id, provider, credentials, request.customer)
+    expires_at = datetime.now(UTC) + timedelta(minutes=request.expires_in_minutes)
+    try:
+        session = provider.create_checkout_session(
+            credentials,
+            CheckoutRequest(
+                payment=payment,
+                success_url=request.success_url,
+                cancel_url=request.cancel_url,
+                expires_at=expires_at,
+                customer=customer,
+            ),
+            idempotency_key=f"checkout:{payment_id}",
+        )
+    except ProviderRejectedError:
+        # The provider's final "no": the payment failed. Unreachable providers leave it
+        # created, so that a retry with the same key resumes it.
+        apply_transition(
+            tenant_id=tenant_id,
+            payment_id=payment_id,
+            requested=PaymentStatus.FAILED,
+            source="api",
+            current=payment,
+        )
+        raise
+    result = apply_transition(
+        tenant_id=tenant_id,
+        payment_id=payment_id,
+        requested=PaymentStatus.PENDING,
+        source="api",
+        changes={
+            "provider_ref": session.session_id,
+            "checkout_url": session.url,
+            "expires_at": session.expires_at,
+        },
+        current=payment,
+    )
+    return checkout_view(result.payment)
+
+
+def checkout_view(payment: Payment) -> dict[str, Any]:
+    view = payment.public_view()
+    return {
+        "payment_id": payment.payment_id,
+        "status": payment.status.value,
+        "checkout_url": view["checkout_url"],
+        "expires_at": view["expires_at"],
+    }
+
+
+def _validated(request: CheckoutInput) -> Money:
+    currency = fiat_currency(request.currency)
+    money = Money(request.amount, currency.code)
+    if money.minor <= 0:
+        raise UnprocessableError("amount must be a positive integer", code="invalid_amount")
+    limit = get_settings().max_checkout_amount
+    if money.minor > limit:
+        raise UnprocessableError(
+            f"amount must be at most {limit} minor units", code="amount_too_large"
+        )
+    _check_redirect_url("success_url", request.success_url)
+    if request.cancel_url is not None:
+        _check_redirect_url("cancel_url", request.cancel_url)
+    _check_metadata(request.metadata)
+    return money
+
+
+def _check_redirect_url(name: str, url: str) -> None:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    secure = parts.scheme == "https" or (parts.scheme == "http" and host in LOCAL_HOSTS)
+    if not host or not secure or parts.username or parts.password:
+        raise UnprocessableError(
+            f"{name} must be an https URL (http only for localhost)", code="invalid_redirect_url"
+        )
+
+
+def _check_metadata(metadata: dict[str, str]) -> None:
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise UnprocessableError(
+            f"metadata holds at most {MAX_METADATA_KEYS} keys", code="metadata_too_large"
+        )
+    for key, value in metadata.items():
+        if key in RESERVED_METADATA_KEYS or not key or "[" in key or "]" in key:
+            raise UnprocessableError(
+                f"metadata key {key!r} is not allowed", code="invalid_metadata"
+            )
+        if len(key) > MAX_METADATA_KEY_LENGTH or len(value) > MAX_METADATA_VALUE_LENGTH:
+            raise UnprocessableError(
+                f"metadata keys hold at most {MAX_METADATA_KEY_LENGTH} characters and values "
+                f"{MAX_METADATA_VALUE_LENGTH}",
+                code="metadata_too_large",
+            )

@@ -1,0 +1,103 @@
+"""The one provider-agnostic path for everything a provider tells us.
+
+A verified, translated notification (:class:`~payments.providers.base.ProviderEvent`) is
+applied here whatever provider sent it: find the payment, check the amount, then either settle
+refunds or request the status transition, each through the single state-change transaction
+(inbox dedupe on the provider's event id included). Notifications we cannot act on are recorded
+and acknowledged, so the provider stops retrying them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from payments.domain.payment import Payment
+from payments.providers.base import ProviderEvent
+from payments.services.refunds import settle_refunds
+from payments.services.transitions import apply_transition
+from payments.store import repositories
+from payments.store.state_change import CommitOutcome, InboxRecord, record_inbox
+
+
+class EventOutcome(StrEnum):
+    APPLIED = "applied"  # committed (whether or not the status moved: see history)
+    DUPLICATE = "duplicate"  # this provider event id was processed before
+    IGNORED = "ignored"  # recorded, nothing to do (unknown type or payment)
+    REJECTED = "rejected"  # recorded, refused (amount mismatch)
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    outcome: EventOutcome
+    payment_id: str | None = None
+    reason: str | None = None
+
+
+def apply_provider_event(
+    *, tenant_id: str, provider: str, event: ProviderEvent, raw_payload: str
+) -> EventResult:
+    inbox = InboxRecord(
+        provider=provider,
+        event_id=event.event_id,
+        tenant_id=tenant_id,
+        event_type=event.event_type,
+        payload=raw_payload,
+    )
+    if not event.actionable:
+        return _record(inbox, EventOutcome.IGNORED, "unhandled_event_type")
+    payment = _locate(tenant_id, provider, event)
+    if payment is None:
+        return _record(inbox, EventOutcome.IGNORED, "unknown_payment")
+    if event.amount is not None and (event.amount, event.currency) != (
+        payment.amount,
+        payment.currency,
+    ):
+        return _record(inbox, EventOutcome.REJECTED, "amount_mismatch", payment.payment_id)
+    if event.refunds:
+        settled = settle_refunds(
+            tenant_id=tenant_id,
+            payment_id=payment.payment_id,
+            observations=event.refunds,
+            source="provider",
+            inbox=inbox,
+            current=payment,
+        )
+        outcome = settled.outcome
+    else:
+        assert event.requested_status is not None  # actionable without refunds
+        changes = {"capture_ref": event.capture_ref} if event.capture_ref else None
+        outcome = apply_transition(
+            tenant_id=tenant_id,
+            payment_id=payment.payment_id,
+            requested=event.requested_status,
+            source="provider",
+            inbox=inbox,
+            changes=changes,
+            current=payment,
+        ).outcome
+    if outcome is CommitOutcome.DUPLICATE:
+        return EventResult(EventOutcome.DUPLICATE, payment.payment_id)
+    return EventResult(EventOutcome.APPLIED, payment.payment_id)
+
+
+def _locate(tenant_id: str, provider: str, event: ProviderEvent) -> Payment | None:
+    """By our id when the provider echoes it, else by any provider reference it carries."""
+    if event.payment_id:
+        payment = repositories.get_payment(tenant_id, event.payment_id)
+        if payment is not None and payment.provider == provider:
+            return payment
+    for reference in event.provider_refs:
+        payment = repositories.find_payment_by_provider_ref(tenant_id, provider, reference)
+        if payment is not None:
+            return payment
+    return None
+
+
+def _record(
+    inbox: InboxRecord, outcome: EventOutcome, reason: str, payment_id: str | None = None
+) -> EventResult:
+    status = "rejected" if outcome is EventOutcome.REJECTED else "ignored"
+    if not record_inbox(replace(inbox, status=status, reason=reason)):
+        return EventResult(EventOutcome.DUPLICATE, payment_id, reason)
+    return EventResult(outcome, payment_id, reason)
