@@ -17,11 +17,13 @@ def _usage(info: DevStackInfo) -> str:
     return f"""
 Payments devstack is up (moto as AWS, real handlers behind a local API Gateway).
 
-  API base URL   {info.api_base_url}
-  Embedded AWS   {info.aws_endpoint}
-  Demo tenant    {info.tenant_name} ({info.tenant_id})
-  API key        {info.api_key}   (id {info.api_key_id}; shown once)
-  Demo payment   {info.demo_payment_id}
+  API base URL     {info.api_base_url}
+  Function URLs    {info.function_urls_base}/<FunctionLogicalId>/...
+  Embedded AWS     {info.aws_endpoint}
+  Stripe sandbox   {info.stripe_sandbox_url}  (webhooks go to WebhookStripeFunction)
+  Demo tenant      {info.tenant_name} ({info.tenant_id}), Stripe sandbox account connected
+  API key          {info.api_key}   (id {info.api_key_id}; shown once)
+  Demo payment     {info.demo_payment_id}
 
 Try it:
   curl -s {info.api_base_url}/v1/health
@@ -30,6 +32,18 @@ Try it:
   curl -s -H "Authorization: Bearer {info.api_key}" \\
        "{info.api_base_url}/v1/payments?payable_type=booking&payable_id=bk_demo_1"
   .venv/bin/payctl --local ledger verify
+
+Take a payment with Stripe Checkout (open checkout_url in a browser and press Pay):
+  curl -s -X POST -H "Authorization: Bearer {info.api_key}" \\
+       -H "Idempotency-Key: demo-$(date +%s)" -H "Content-Type: application/json" \\
+       -d '{{"payable_type":"booking","payable_id":"bk_2","amount":4500,"currency":"USD",
+            "description":"Massage","success_url":"http://localhost:3000/thanks",
+            "customer":{{"email":"ann@example.com"}}}}' \\
+       {info.api_base_url}/v1/checkout
+Then refund part of it:
+  curl -s -X POST -H "Authorization: Bearer {info.api_key}" \\
+       -H "Idempotency-Key: refund-$(date +%s)" -H "Content-Type: application/json" \\
+       -d '{{"amount":1500}}' {info.api_base_url}/v1/payments/<payment_id>/refunds
 
 Press Ctrl-C to stop.
 """
@@ -40,10 +54,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--api-port", type=int, default=3000)
     parser.add_argument("--aws-port", type=int, default=5000)
+    parser.add_argument("--webhooks-port", type=int, default=3001)
+    parser.add_argument("--stripe-port", type=int, default=12111)
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
     args = parser.parse_args(argv)
 
-    stack = DevStack(host=args.host, aws_port=args.aws_port, api_port=args.api_port)
+    stack = DevStack(
+        host=args.host,
+        aws_port=args.aws_port,
+        api_port=args.api_port,
+        webhooks_port=args.webhooks_port,
+        stripe_port=args.stripe_port,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

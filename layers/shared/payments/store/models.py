@@ -298,8 +298,9 @@ class InboxItem(PaymentsTableModel):
     received_at = UTCDateTimeAttribute()
 
     @staticmethod
-    def key(provider: str, event_id: str) -> tuple[str, str]:
-        return f"INBOX#{provider}#{event_id}", "INBOX"
+    def key(provider: str, tenant_id: str, event_id: str) -> tuple[str, str]:
+        # Scoped per tenant: dedupe never lets one tenant's deliveries shadow another's.
+        return f"INBOX#{provider}#{tenant_id}#{event_id}", "INBOX"
 
 
 class OutboxItem(PaymentsTableModel):

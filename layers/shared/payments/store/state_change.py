@@ -193,7 +193,7 @@ def _add_inbox(tx: TransactWrite, change: StateChange, puts: list[str]) -> None:
 
 
 def inbox_item(record: InboxRecord, received_at: datetime) -> InboxItem:
-    pk, sk = InboxItem.key(record.provider, record.event_id)
+    pk, sk = InboxItem.key(record.provider, record.tenant_id, record.event_id)
     return InboxItem(
         pk,
         sk,
