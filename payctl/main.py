@@ -15,9 +15,14 @@ app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 tenants_app = typer.Typer(help="Create and list tenants (merchants).", no_args_is_help=True)
 keys_app = typer.Typer(help="Issue and revoke API keys.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Check the double-entry ledger.", no_args_is_help=True)
+credentials_app = typer.Typer(
+    help="Set and inspect a tenant's provider credentials (Secrets Manager).",
+    no_args_is_help=True,
+)
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(credentials_app, name="credentials")
 
 console = Console()
 errors = Console(stderr=True)
@@ -127,6 +132,55 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_..
         errors.print(f"no key {key_id}")
         raise typer.Exit(1)
     console.print(f"revoked {key_id}")
+
+
+@credentials_app.command("set")
+def credentials_set(
+    tenant: Annotated[str, typer.Argument(help="Tenant id.")],
+    provider: Annotated[str, typer.Argument(help="Provider name, e.g. stripe.")],
+    secret_key: Annotated[
+        str | None, typer.Option(help="Stripe secret key (sk_...); prompted if omitted.")
+    ] = None,
+    webhook_secret: Annotated[
+        str | None, typer.Option(help="Stripe webhook signing secret (whsec_...); prompted.")
+    ] = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="Store but disable.")] = False,
+) -> None:
+    """Store a tenant's provider credentials, encrypted with the stack's KMS key."""
+    from payments.services.credentials import REQUIRED_FIELDS, set_provider_credentials
+    from payments.store import repositories
+
+    if provider not in REQUIRED_FIELDS:
+        errors.print(f"unknown provider {provider}; known: {', '.join(sorted(REQUIRED_FIELDS))}")
+        raise typer.Exit(2)
+    if repositories.get_tenant(tenant) is None:
+        errors.print(f"no tenant {tenant}")
+        raise typer.Exit(1)
+    given = {"secret_key": secret_key, "webhook_secret": webhook_secret}
+    values = {
+        name: given.get(name) or typer.prompt(name, hide_input=True)
+        for name in REQUIRED_FIELDS[provider]
+    }
+    name = set_provider_credentials(tenant, provider, values, enabled=not disabled)
+    console.print(f"stored {provider} credentials for {tenant} in {name}")
+
+
+@credentials_app.command("show")
+def credentials_show(
+    tenant: Annotated[str, typer.Argument(help="Tenant id.")],
+    provider: Annotated[str, typer.Argument(help="Provider name, e.g. stripe.")],
+) -> None:
+    """Show which credentials are set, redacted (never the values)."""
+    from payments.aws.secrets import read_provider_secret
+    from payments.services.credentials import redacted
+
+    secret = read_provider_secret(tenant, provider)
+    if secret is None:
+        errors.print(f"no {provider} credentials for {tenant}")
+        raise typer.Exit(1)
+    for name, value in sorted(secret.items()):
+        shown = redacted(value) if isinstance(value, str) else str(value).lower()
+        console.print(f"{name}: {shown}")
 
 
 @ledger_app.command("verify")

@@ -78,3 +78,19 @@ def devstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDevSta
     process.wait(timeout=60)
     assert "Stopped." in running.printed(), running.printed()
     assert not state_file.exists(), "the state file (it holds the demo key) must be removed"
+
+
+@pytest.fixture
+def devstack_aws(devstack: RunningDevStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point this process's boto3/pynamodb at the devstack's embedded AWS."""
+    from devstack.stack import aws_environment
+    from payments.config import reset_settings
+
+    for name, value in {
+        **aws_environment(devstack.info["aws_endpoint"]),
+        **devstack.info["environment"],  # type: ignore[dict-item]
+    }.items():
+        monkeypatch.setenv(name, value)
+    reset_settings()
+    yield
+    reset_settings()

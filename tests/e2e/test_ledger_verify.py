@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import boto3
-import pytest
 
-from payments.config import reset_settings
 from payments.domain.states import PaymentStatus
 from tests.e2e.conftest import RunningDevStack
-
-
-@pytest.fixture
-def devstack_aws(devstack: RunningDevStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Point this process's boto3/pynamodb at the devstack's embedded AWS."""
-    from devstack.stack import aws_environment
-
-    for name, value in {
-        **aws_environment(devstack.info["aws_endpoint"]),
-        **devstack.info["environment"],  # type: ignore[dict-item]
-    }.items():
-        monkeypatch.setenv(name, value)
-    reset_settings()
-    yield
-    reset_settings()
 
 
 def test_ledger_verify_passes_clean_and_fails_on_a_corrupted_balance(

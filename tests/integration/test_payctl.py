@@ -80,3 +80,41 @@ def test_payctl_needs_exactly_one_target(deployed: str) -> None:
     result = CliRunner().invoke(app, ["tenants", "list"])
     assert result.exit_code == 2
     assert "choose exactly one of --stack NAME or --local" in result.output
+
+
+def test_credentials_are_stored_encrypted_and_only_shown_redacted(deployed: str) -> None:
+    code, output = _run("tenants", "create", "Fitness Co")
+    found = re.search(r"tenant_id: (\S+)", output)
+    assert found
+    tenant_id = found.group(1)
+    secret_key = "sk_test_51Hsecretvalue0000abcd"
+    webhook_secret = "whsec_supersecretvalue9876"
+    code, output = _run(
+        "credentials",
+        "set",
+        tenant_id,
+        "stripe",
+        "--secret-key",
+        secret_key,
+        "--webhook-secret",
+        webhook_secret,
+    )
+    assert code == 0, output
+    assert secret_key not in output
+    assert webhook_secret not in output
+    code, output = _run("credentials", "show", tenant_id, "stripe")
+    assert code == 0, output
+    assert "secret_key: sk_****abcd" in output
+    assert "webhook_secret: whsec_****9876" in output
+    assert "enabled: true" in output
+    assert secret_key not in output
+    described = boto3.client("secretsmanager").describe_secret(
+        SecretId=f"payments/dev/{tenant_id}/stripe"
+    )
+    assert described["KmsKeyId"]  # encrypted with the stack's key, not the AWS default
+
+    from payments.services.credentials import provider_credentials
+
+    assert provider_credentials(tenant_id, "stripe").require("secret_key") == secret_key
+    assert _run("credentials", "show", tenant_id, "nowhere")[0] == 1
+    assert _run("credentials", "set", tenant_id, "paypal", "--secret-key", "x")[0] == 2

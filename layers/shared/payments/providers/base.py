@@ -15,28 +15,29 @@ from typing import Protocol
 from payments.domain.payment import Payment
 from payments.domain.refunds import RefundStatus
 from payments.domain.states import PaymentStatus
+from payments.errors import PaymentsError
 from payments.money import Amount
 
 
-class ProviderError(Exception):
+class ProviderError(PaymentsError):
     """Base of what a provider call can fail with; ``code`` is our API error code."""
 
     code = "provider_error"
-    http_status = 502
+    status = 502
 
 
 class ProviderUnavailableError(ProviderError):
     """The tenant has this provider disabled or not configured."""
 
     code = "provider_unavailable"
-    http_status = 409
+    status = 409
 
 
 class ProviderRejectedError(ProviderError):
     """The provider answered and refused (bad parameters, over-refund...): a final answer."""
 
     code = "provider_rejected"
-    http_status = 422
+    status = 422
 
     def __init__(self, message: str, *, provider_code: str | None = None) -> None:
         super().__init__(message)
@@ -47,7 +48,7 @@ class ProviderUnreachableError(ProviderError):
     """No final answer (network, 5xx, rate limit): safe to retry with the same idempotency key."""
 
     code = "provider_unreachable"
-    http_status = 502
+    status = 502
 
 
 class WebhookVerificationError(Exception):

@@ -1,0 +1,84 @@
+"""Each function imports only what its own path needs (cold starts pay for every import)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+PROBE = """
+import importlib.util, json, sys
+sys.path.insert(0, {layer!r})
+spec = importlib.util.spec_from_file_location("app", {path!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+# Modules that belong to other functions' paths, to tooling, or to SDKs a function never calls.
+NOT_FOR = {
+    "checkout": {
+        "payments.services.webhooks",
+        "payments.services.provider_events",
+        "payments.services.refunds",
+        "payments.services.status",
+        "payments.services.ledger_check",
+        "payments.services.auth",
+        "aws_xray_sdk",
+        "typer",
+        "rich",
+        "moto",
+        "devstack",
+        "requests_mock",
+    },
+    "webhook_stripe": {
+        "payments.services.checkout",
+        "payments.services.customers",
+        "payments.idempotency",
+        "payments.http",
+        "payments.services.status",
+        "payments.services.ledger_check",
+        "aws_xray_sdk",
+    },
+    "authorizer": {"stripe", "payments.providers.stripe", "payments.services.transitions"},
+    "health": {"stripe", "pynamodb", "payments.store.repositories"},
+}
+
+
+def _loaded(function: str) -> set[str]:
+    output = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PROBE.format(
+                layer=str(ROOT / "layers/shared"), path=str(ROOT / f"functions/{function}/app.py")
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"},
+    ).stdout
+    return set(json.loads(output))
+
+
+@pytest.mark.parametrize("function", sorted(NOT_FOR))
+def test_functions_import_nothing_they_do_not_use(function: str) -> None:
+    loaded = _loaded(function)
+    unexpected = {
+        name
+        for name in loaded
+        if any(name == banned or name.startswith(banned + ".") for banned in NOT_FOR[function])
+    }
+    assert unexpected == set()
+
+
+def test_provider_sdks_load_only_when_a_provider_is_used() -> None:
+    # The registry imports an adapter on first use: at import time no function holds Stripe.
+    for function in ("checkout", "refunds", "webhook_stripe", "status"):
+        assert "stripe" not in _loaded(function), function
