@@ -292,3 +292,31 @@ def test_oversized_bodies_unknown_tenants_and_wrong_methods(
     delivery["rawPath"] = "/../etc"
     assert functions.invoke("WebhookStripeFunction", delivery)["statusCode"] == 404
     assert Counter(i["status"] for i in items_of_type("inbox")) == Counter({"rejected": 1})
+
+
+def test_the_events_sample_verifies_once_signed_for_its_tenant(
+    aws: LocalStack, functions: FunctionRegistry
+) -> None:
+    from tests.conftest import load_event
+
+    tenant = new_tenant()
+    configure_stripe(tenant)
+    checkout = open_checkout(tenant, amount=4500)
+    sample = load_event("webhook_stripe/checkout_session_completed.json")
+    event = json.loads(sample["body"])
+    event["data"]["object"]["metadata"]["payment_id"] = checkout.payment_id
+    event["data"]["object"]["metadata"]["tenant_id"] = tenant
+    assert _deliver(functions, tenant, event) == (200, {"received": True, "outcome": "applied"})
+    assert _final_state(tenant, checkout.payment_id)["status"] == "succeeded"
+    # As stored, the sample's signature is stale on purpose: it must be refused.
+    sample["rawPath"] = f"/{tenant}"
+    assert functions.invoke("WebhookStripeFunction", sample)["statusCode"] == 400
+
+
+def test_tenants_do_not_share_an_inbox(aws: LocalStack, functions: FunctionRegistry) -> None:
+    tenants = [new_tenant("a"), new_tenant("b")]
+    for index, tenant in enumerate(tenants):
+        configure_stripe(tenant)
+        checkout = open_checkout(tenant, suffix=f"t{index}")
+        event = {**session_completed(checkout), "id": "evt_same_id_in_two_accounts"}
+        assert _deliver(functions, tenant, event)[1]["outcome"] == "applied"

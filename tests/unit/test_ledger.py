@@ -100,3 +100,34 @@ def test_reconcile_finds_an_unbalanced_stored_entry() -> None:
     balances = [StoredBalance("a", "USD", 700, 0), StoredBalance("b", "USD", 0, 600)]
     problems = reconcile([("je_9", lines)], balances)
     assert [p.account for p in problems] == ["entry je_9"]
+
+
+def test_refund_accounting_counts_succeeded_refunds_and_reserves_pending_ones() -> None:
+    from datetime import UTC, datetime
+
+    from payments.domain.payment import Payment
+    from payments.domain.refunds import refundable_amount, status_after_refunds
+    from payments.domain.states import PaymentStatus
+
+    now = datetime.now(UTC)
+    payment = Payment(
+        payment_id="pay_1",
+        tenant_id="ten_1",
+        payable_type="booking",
+        payable_id="bk_1",
+        amount=4500,
+        currency="USD",
+        provider="stripe",
+        status=PaymentStatus.SUCCEEDED,
+        version=2,
+        created_at=now,
+        updated_at=now,
+        amount_captured=4500,
+        amount_refunded=1000,
+        amount_refund_pending=500,
+    )
+    assert refundable_amount(payment) == 3000
+    succeeded = PaymentStatus.SUCCEEDED
+    assert status_after_refunds(succeeded, 4500, 0) is PaymentStatus.SUCCEEDED
+    assert status_after_refunds(succeeded, 4500, 1) is PaymentStatus.PARTIALLY_REFUNDED
+    assert status_after_refunds(succeeded, 4500, 4500) is PaymentStatus.REFUNDED
