@@ -18,6 +18,7 @@ from payments.store import repositories
 from tests.integration.conftest import AwsCallCounter
 from tests.integration.helpers import items_of_type, new_tenant
 from tests.integration.stripe_fixtures import (
+    WEBHOOK_SECRET,
     OpenCheckout,
     charge_refunded,
     configure_stripe,
@@ -320,3 +321,20 @@ def test_tenants_do_not_share_an_inbox(aws: LocalStack, functions: FunctionRegis
         checkout = open_checkout(tenant, suffix=f"t{index}")
         event = {**session_completed(checkout), "id": "evt_same_id_in_two_accounts"}
         assert _deliver(functions, tenant, event)[1]["outcome"] == "applied"
+
+
+def test_any_matching_v1_signature_is_accepted(
+    aws: LocalStack, functions: FunctionRegistry
+) -> None:
+    import stripe
+
+    tenant = new_tenant()
+    configure_stripe(tenant)
+    checkout = open_checkout(tenant)
+    body = json.dumps(session_completed(checkout))
+    stamp = int(time.time())
+    good = stripe.WebhookSignature._compute_signature(f"{stamp}.{body}", WEBHOOK_SECRET)
+    # Stripe sends several v1 entries while a signing secret is being rolled; v0 is ignored.
+    header = f"t={stamp},v1={'0' * 64},v1={good},v0=deadbeef"
+    status, reply = _deliver(functions, tenant, body.encode(), signature=header)
+    assert (status, reply["outcome"]) == (200, "applied")
