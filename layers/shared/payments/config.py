@@ -29,6 +29,19 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
     # Largest amount a checkout accepts, in minor units (Stripe's own ceiling is 99,999,999).
     max_checkout_amount: int = Field(default=99_999_999, ge=1)
+    # Merchant callbacks: the queue that carries delivery retries and its dead-letter queue.
+    callback_queue_url: str = ""
+    callback_dlq_url: str = ""
+    # Local development only: lets callback endpoints be http://localhost / 127.0.0.1.
+    allow_local_callback_urls: bool = False
+    # Multiplies every retry delay; tests compress three days of retries into seconds.
+    callback_retry_time_scale: float = Field(default=1.0, gt=0, le=1.0)
+    # How long a merchant endpoint may take to answer one delivery.
+    callback_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+    # Where Omnisend API calls go (the devstack sets its sandbox).
+    omnisend_api_base: str = "https://api.omnisend.com"
+    # Payments still open this long after their last change are re-checked by the sweeper.
+    sweeper_pending_age_minutes: int = Field(default=30, ge=0)
     # Page size bounds for list endpoints.
     default_page_size: int = Field(default=25, ge=1, le=100)
     max_page_size: int = Field(default=100, ge=1, le=1000)

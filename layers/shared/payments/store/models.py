@@ -243,6 +243,64 @@ class CustomerLinkItem(PaymentsTableModel):
         return f"CUSTOMER#{tenant_id}#{provider}#{email}", "CUSTOMER"
 
 
+# --- merchant callbacks ------------------------------------------------------------------
+
+
+class CallbackEndpointItem(PaymentsTableModel):
+    """A merchant URL for our signed callbacks. Secrets are stored KMS-encrypted only."""
+
+    endpoint_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    url = UnicodeAttribute()
+    event_types = ListAttribute(of=UnicodeAttribute)
+    enabled = BooleanAttribute()
+    disabled_reason = UnicodeAttribute(null=True)
+    secret_ciphertext = UnicodeAttribute()
+    previous_secret_ciphertext = UnicodeAttribute(null=True)
+    previous_secret_expires_at = UTCDateTimeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    version = NumberAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, endpoint_id: str) -> tuple[str, str]:
+        return f"TENANT#{tenant_id}", f"ENDPOINT#{endpoint_id}"
+
+
+class DeliveryItem(PaymentsTableModel):
+    """One event for one endpoint; its attempts live in the same item collection."""
+
+    delivery_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    endpoint_id = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    body = UnicodeAttribute()  # the exact bytes every attempt sends
+    status = UnicodeAttribute()  # pending | delivered | failed | endpoint_disabled
+    attempts = NumberAttribute()
+    next_attempt_at = UTCDateTimeAttribute(null=True)
+    last_status_code = NumberAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(delivery_id: str) -> tuple[str, str]:
+        return f"DELIVERY#{delivery_id}", "DELIVERY"
+
+
+class DeliveryAttemptItem(PaymentsTableModel):
+    delivery_id = UnicodeAttribute()
+    attempt = NumberAttribute()
+    started_at = UTCDateTimeAttribute()
+    status_code = NumberAttribute(null=True)
+    latency_ms = NumberAttribute()
+    error = UnicodeAttribute(null=True)
+    outcome = UnicodeAttribute()
+
+    @staticmethod
+    def key(delivery_id: str, attempt: int) -> tuple[str, str]:
+        return f"DELIVERY#{delivery_id}", f"ATTEMPT#{attempt:03d}"
+
+
 # --- ledger --------------------------------------------------------------------------------
 
 

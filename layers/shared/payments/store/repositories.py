@@ -190,7 +190,7 @@ def get_payment_details(tenant_id: str, payment_id: str) -> PaymentDetails | Non
     payment: Payment | None = None
     history: list[HistoryEntry] = []
     refunds: list[Refund] = []
-    for raw in _collection(pk):
+    for raw in collection(pk):
         sort_key = raw["sk"]["S"]
         if sort_key == "PAYMENT":
             payment = item_to_payment(PaymentItem.from_raw_data(raw))
@@ -233,7 +233,8 @@ def find_payment_by_provider_ref(
     return None
 
 
-def _collection(pk: str) -> Iterator[dict[str, Any]]:
+def collection(pk: str) -> Iterator[dict[str, Any]]:
+    """Every raw item under one partition key, strongly consistent, all pages."""
     connection = PaymentItem._get_connection()
     start_key: dict[str, Any] | None = None
     while True:

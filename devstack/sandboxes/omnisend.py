@@ -1,0 +1,491 @@
+"""A local Omnisend: ``POST /v5/events`` as the product uses it, with Omnisend's checks and limits.
+
+The server speaks the wire format in the provider reference (``X-API-KEY`` per brand, JSON bodies,
+202 with ``{}`` on success, RFC 9457 problem+json errors), dedupes events on ``eventID`` per brand
+the way Omnisend does, and enforces the per-brand rate limit (400 requests a minute by default,
+configurable so tests need not send 400 requests). ``fail_next`` makes the next requests fail with
+any status, with or without ``Retry-After``, to exercise a client's backoff.
+
+Admin endpoints (no authentication, loopback only):
+
+- ``POST /_sandbox/brands`` ``{"api_key": "..."}`` (optional) -> 201 ``{"brand_id", "api_key"}``;
+- ``GET /_sandbox/events[?api_key=...]`` -> 200 ``{"data": [<event>...]}``;
+- ``POST /_sandbox/fail_next`` ``{"count": N, "status": 429, "retry_after": 1}`` -> 200.
+
+API keys are never echoed in responses and are masked in recorded headers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import itertools
+import json
+import logging
+import math
+import re
+import secrets
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeGuard, cast
+from urllib.parse import parse_qs, urlsplit
+
+logger = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+
+RATE_LIMIT_PER_MINUTE = 400  # Omnisend's limit per brand
+RATE_LIMIT_WINDOW_SECONDS = 60.0
+MAX_BODY_BYTES = 1024 * 1024
+API_KEY_HEADER = "x-api-key"
+EVENT_FIELDS = frozenset({"eventName", "origin", "contact", "properties", "eventID", "eventTime"})
+
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})",
+)
+
+
+def _now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _mask(key: str) -> str:
+    """What may be shown of a key: the last four characters of a long one, never the rest."""
+    return "****" + (key[-4:] if len(key) >= 16 else "")
+
+
+def is_rfc3339(value: str) -> bool:
+    """A full RFC 3339 date-time with an offset (``Z`` or ``+hh:mm``) that names a real instant."""
+    if not _RFC3339.fullmatch(value):
+        return False
+    try:
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+class ProblemError(Exception):
+    """An RFC 9457 problem: ``type`` is ``about:blank``, so ``title`` is the status phrase."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        field_name: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.field_name = field_name
+        self.retry_after = retry_after
+
+    def body(self) -> Json:
+        try:
+            title = HTTPStatus(self.status).phrase
+        except ValueError:
+            title = "Error"
+        problem: Json = {
+            "type": "about:blank",
+            "title": title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.field_name is not None:
+            problem["field"] = self.field_name
+        return problem
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _json(status: int, body: Json) -> _Response:
+    return _Response(status, json.dumps(body).encode())
+
+
+def _problem(error: ProblemError) -> _Response:
+    response = _Response(
+        error.status, json.dumps(error.body()).encode(), "application/problem+json"
+    )
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+@dataclass
+class _Brand:
+    brand_id: str
+    api_key: str
+    events: list[Json] = field(default_factory=list)
+    by_event_id: dict[str, Json] = field(default_factory=dict)
+    recent: deque[float] = field(default_factory=deque)  # monotonic times inside the window
+
+
+@dataclass
+class _FailNext:
+    count: int = 0
+    status: int = 429
+    retry_after: int | None = 1
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], sandbox: OmnisendSandbox) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.sandbox = sandbox
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "OmnisendSandbox/1.0"
+    timeout = 60
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        sandbox = cast(_Server, self.server).sandbox
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            self.close_connection = True
+            status = 400 if length < 0 else 413
+            response = _problem(ProblemError(status, "invalid or oversized request body"))
+        else:
+            body = self.rfile.read(length) if length else b""
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            response = sandbox.handle(self.command, self.path, headers, body)
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+        logger.debug("%s %s", self.address_string(), format % args)
+
+
+class OmnisendSandbox:
+    """An Omnisend on 127.0.0.1: brands with API keys, ``POST /v5/events``, limits and failures."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        rate_limit: int = RATE_LIMIT_PER_MINUTE,
+        rate_window_seconds: float = RATE_LIMIT_WINDOW_SECONDS,
+    ) -> None:
+        if rate_limit < 1 or rate_window_seconds <= 0:
+            raise ValueError("rate_limit and rate_window_seconds must be positive")
+        self.host = host
+        self.port = port
+        self.base_url = ""
+        self.rate_limit = rate_limit
+        self.rate_window_seconds = rate_window_seconds
+        self._lock = threading.Lock()
+        self._brands: dict[str, _Brand] = {}  # by API key
+        self._fail_next = _FailNext()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> OmnisendSandbox:
+        if self._server is not None:
+            raise RuntimeError("the Omnisend sandbox is already running")
+        self._server = _Server((self.host, self.port), self)
+        port = self._server.server_address[1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.base_url = f"http://{host}:{port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="omnisend-sandbox",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> OmnisendSandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- Python API
+
+    def register_brand(self, api_key: str | None = None) -> str:
+        """Register a brand and return its API key (generated when None; idempotent per key)."""
+        key = api_key if api_key is not None else _new_api_key()
+        if not key or len(key) > 256 or any(ord(ch) < 33 or ord(ch) > 126 for ch in key):
+            raise ValueError("an API key is 1-256 printable ASCII characters without spaces")
+        with self._lock:
+            if key not in self._brands:
+                self._brands[key] = _Brand(brand_id=secrets.token_hex(12), api_key=key)
+        return key
+
+    def brand_id(self, api_key: str) -> str:
+        with self._lock:
+            return self._brands[api_key].brand_id
+
+    def events(self, api_key: str | None = None) -> list[Json]:
+        """Accepted events (duplicates recorded once), oldest first; one brand's, or everyone's.
+
+        Each is ``{"brand_id", "event_id", "body", "headers", "received_at", "times_received"}``:
+        the parsed body and request headers (lower-case names, the API key masked) of the first
+        delivery, its RFC 3339 arrival time, and how often this ``eventID`` was accepted.
+        """
+        with self._lock:
+            if api_key is not None:
+                brand = self._brands.get(api_key)
+                found = list(brand.events) if brand else []
+            else:
+                found = [event for brand in self._brands.values() for event in brand.events]
+                found.sort(key=lambda event: event["_seq"])
+            return [
+                {name: copy.deepcopy(value) for name, value in event.items() if name != "_seq"}
+                for event in found
+            ]
+
+    def fail_next(self, count: int, status: int = 429, retry_after: int | None = 1) -> None:
+        """The next ``count`` API requests (any brand) answer ``status`` as problem+json.
+
+        ``Retry-After`` is sent when ``retry_after`` is not None. Failed requests are neither
+        recorded nor counted against the rate limit.
+        """
+        if count < 0 or not 400 <= status <= 599:
+            raise ValueError("count must be >= 0 and status a 4xx or 5xx code")
+        if retry_after is not None and retry_after < 0:
+            raise ValueError("retry_after must be >= 0")
+        with self._lock:
+            self._fail_next = _FailNext(count, status, retry_after)
+
+    # ----------------------------------------------------------------- HTTP
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> _Response:
+        parts = urlsplit(target)
+        try:
+            if parts.path.startswith("/_sandbox/"):
+                return self._admin(method, parts.path, parts.query, headers, body)
+            if parts.path == "/v5/events":
+                if method != "POST":
+                    raise ProblemError(405, "only POST is allowed on /v5/events")
+                return self._post_event(headers, body)
+            raise ProblemError(404, "no such route")
+        except ProblemError as error:
+            response = _problem(error)
+            if error.status == 405:
+                response.headers["Allow"] = "POST"
+            return response
+
+    def _post_event(self, headers: dict[str, str], body: bytes) -> _Response:
+        received_at = _now_rfc3339()
+        with self._lock:
+            self._consume_forced_failure()
+            brand = self._brands.get(headers.get(API_KEY_HEADER, ""))
+            if brand is None:
+                raise ProblemError(401, "missing or invalid API key (X-API-KEY)")
+            self._count_request(brand)
+        media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise ProblemError(415, "Content-Type must be application/json")
+        event = _validated_event(body)
+        recorded_headers = dict(headers)
+        recorded_headers[API_KEY_HEADER] = _mask(brand.api_key)
+        with self._lock:
+            known = brand.by_event_id.get(event["eventID"])
+            if known is not None:  # Omnisend dedupes on eventID: accepted, recorded once
+                known["times_received"] += 1
+            else:
+                record: Json = {
+                    "_seq": next(_SEQUENCE),
+                    "brand_id": brand.brand_id,
+                    "event_id": event["eventID"],
+                    "body": event,
+                    "headers": recorded_headers,
+                    "received_at": received_at,
+                    "times_received": 1,
+                }
+                brand.by_event_id[event["eventID"]] = record
+                brand.events.append(record)
+        return _json(202, {})
+
+    def _consume_forced_failure(self) -> None:
+        failing = self._fail_next
+        if failing.count > 0:
+            failing.count -= 1
+            detail = (
+                "rate limit exceeded, retry later"
+                if failing.status == 429
+                else "forced failure (sandbox fail_next)"
+            )
+            raise ProblemError(failing.status, detail, retry_after=failing.retry_after)
+
+    def _count_request(self, brand: _Brand) -> None:
+        now = time.monotonic()
+        recent = brand.recent
+        while recent and recent[0] <= now - self.rate_window_seconds:
+            recent.popleft()
+        if len(recent) >= self.rate_limit:
+            wait = recent[0] + self.rate_window_seconds - now
+            raise ProblemError(
+                429,
+                f"rate limit of {self.rate_limit} requests per "
+                f"{self.rate_window_seconds:g} s exceeded for this brand",
+                retry_after=max(1, math.ceil(wait)),
+            )
+        recent.append(now)
+
+    def _admin(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+    ) -> _Response:
+        if path == "/_sandbox/brands" and method == "POST":
+            params = _json_object(body) if body else {}
+            api_key = params.get("api_key")
+            if api_key is not None and not isinstance(api_key, str):
+                raise ProblemError(400, "api_key must be a string", field_name="api_key")
+            try:
+                key = self.register_brand(api_key)
+            except ValueError as error:
+                raise ProblemError(400, str(error), field_name="api_key") from None
+            return _json(201, {"brand_id": self.brand_id(key), "api_key": key})
+        if path == "/_sandbox/events" and method == "GET":
+            wanted = parse_qs(query).get("api_key", [headers.get(API_KEY_HEADER)])[0]
+            return _json(200, {"data": self.events(wanted)})
+        if path == "/_sandbox/fail_next" and method == "POST":
+            params = _json_object(body)
+            count, status = params.get("count"), params.get("status", 429)
+            retry_after = params.get("retry_after", 1)
+            if not _is_int(count) or not _is_int(status):
+                raise ProblemError(400, "count and status must be integers")
+            if retry_after is not None and not _is_int(retry_after):
+                raise ProblemError(400, "retry_after must be an integer or null")
+            try:
+                self.fail_next(count, status, retry_after)
+            except ValueError as error:
+                raise ProblemError(400, str(error)) from None
+            return _json(200, {"count": count, "status": status, "retry_after": retry_after})
+        raise ProblemError(404, "no such sandbox route")
+
+
+_SEQUENCE = itertools.count(1)  # global arrival order; advanced under the sandbox's lock
+
+
+def _new_api_key() -> str:
+    return f"{secrets.token_hex(12)}-{secrets.token_urlsafe(48)}"
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _json_object(body: bytes) -> Json:
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise ProblemError(400, "the body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise ProblemError(400, "the body must be a JSON object")
+    return value
+
+
+def _validated_event(body: bytes) -> Json:
+    """The event if it is well-formed; otherwise a 400 problem naming the first bad field."""
+    event = _json_object(body)
+    name = event.get("eventName")
+    if not isinstance(name, str) or not name.strip():
+        raise ProblemError(400, "eventName must be a non-empty string", field_name="eventName")
+    if event.get("origin") != "api":
+        raise ProblemError(400, 'origin must be "api"', field_name="origin")
+    contact = event.get("contact")
+    if not isinstance(contact, dict):
+        raise ProblemError(400, "contact must be an object", field_name="contact")
+    email = contact.get("email")
+    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.fullmatch(email):
+        raise ProblemError(
+            400, "contact.email must be a valid e-mail address", field_name="contact.email"
+        )
+    if "properties" in event and not isinstance(event["properties"], dict):
+        raise ProblemError(400, "properties must be an object", field_name="properties")
+    event_id = event.get("eventID")
+    if not isinstance(event_id, str) or not _UUID.fullmatch(event_id):
+        raise ProblemError(400, "eventID must be a UUID string", field_name="eventID")
+    event_time = event.get("eventTime")
+    if not isinstance(event_time, str) or not is_rfc3339(event_time):
+        raise ProblemError(
+            400, "eventTime must be an RFC 3339 date-time with an offset", field_name="eventTime"
+        )
+    for name in sorted(event):
+        if name not in EVENT_FIELDS:
+            raise ProblemError(400, f"unknown field '{name}'", field_name=name)
+    return event
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m devstack.sandboxes.omnisend``: run a sandbox with one brand until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=12112)
+    parser.add_argument("--api-key", default=None)
+    parser.add_argument("--rate-limit", type=int, default=RATE_LIMIT_PER_MINUTE)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    sandbox = OmnisendSandbox(args.host, args.port, rate_limit=args.rate_limit).start()
+    key = sandbox.register_brand(args.api_key)
+    print(
+        json.dumps(
+            {"base_url": sandbox.base_url, "brand_id": sandbox.brand_id(key), "api_key": key}
+        ),
+        flush=True,
+    )
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,410 @@
+"""Merchant callbacks: endpoints, fan-out of events, signed deliveries with retries.
+
+Every event on the bus reaches the callback queue. Fan-out turns it into one *delivery* per
+matching endpoint (deterministic id: a redelivered event creates nothing new) and one task
+message each, so endpoints never wait on one another: a slow or failing endpoint only delays
+its own deliveries, and an endpoint that answered 2xx is never sent that event again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from aws_lambda_powertools import Logger
+
+from payments.aws import kms, sqs
+from payments.config import get_settings
+from payments.domain.callbacks import (
+    ROTATION_OVERLAP_SECONDS,
+    ResponseVerdict,
+    judge_response,
+    new_secret,
+    next_delay,
+    signature_header,
+)
+from payments.domain.events import rfc3339
+from payments.errors import NotFoundError, UnprocessableError
+from payments.store import callbacks as store
+from payments.store.models import CallbackEndpointItem, DeliveryAttemptItem, DeliveryItem
+
+logger = Logger(child=True)
+
+MAX_ENDPOINTS = 20
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# Cloud metadata services answer on these; never a destination, whatever DNS says.
+METADATA_ADDRESSES = frozenset(
+    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
+
+
+class EndpointNotFoundError(NotFoundError):
+    code = "endpoint_not_found"
+
+
+class DeliveryNotFoundError(NotFoundError):
+    code = "delivery_not_found"
+
+
+class InvalidEndpointUrlError(UnprocessableError):
+    code = "invalid_endpoint_url"
+
+
+# --- endpoints -----------------------------------------------------------------------------
+
+
+def check_endpoint_url(url: str) -> None:
+    """https to a public address only (http://localhost too, in local development).
+
+    Private, loopback, link-local and metadata addresses are refused, so a callback can never
+    be aimed into our VPC or at the instance metadata service. Checked at registration and
+    again before every attempt (DNS may change in between).
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host or parts.username or parts.password:
+        raise InvalidEndpointUrlError("endpoint URL needs a host and no credentials")
+    local = host in LOCAL_HOSTS
+    if local and get_settings().allow_local_callback_urls:
+        if parts.scheme not in {"http", "https"}:
+            raise InvalidEndpointUrlError("endpoint URL must be http(s)")
+        return
+    if parts.scheme != "https":
+        raise InvalidEndpointUrlError("endpoint URL must use https")
+    try:
+        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise InvalidEndpointUrlError(f"cannot resolve {host}") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if address in METADATA_ADDRESSES or not address.is_global:
+            raise InvalidEndpointUrlError(f"{host} resolves to a non-public address")
+
+
+def _secret_context(tenant_id: str, endpoint_id: str) -> dict[str, str]:
+    return {"tenant_id": tenant_id, "endpoint_id": endpoint_id, "purpose": "callback_secret"}
+
+
+def _endpoint_view(item: CallbackEndpointItem) -> dict[str, Any]:
+    return {
+        "endpoint_id": item.endpoint_id,
+        "url": item.url,
+        "event_types": list(item.event_types or []),
+        "enabled": item.enabled,
+        "disabled_reason": item.disabled_reason,
+        "created_at": rfc3339(item.created_at),
+        "previous_secret_expires_at": rfc3339(item.previous_secret_expires_at)
+        if item.previous_secret_expires_at
+        else None,
+    }
+
+
+def register_endpoint(
+    tenant_id: str, url: str, event_types: list[str], enabled: bool = True
+) -> dict[str, Any]:
+    """A new endpoint; its signing secret is in the answer and never shown again."""
+    check_endpoint_url(url)
+    if len(store.endpoints(tenant_id)) >= MAX_ENDPOINTS:
+        raise UnprocessableError(
+            f"at most {MAX_ENDPOINTS} endpoints per tenant", code="too_many_endpoints"
+        )
+    endpoint_id = f"we_{uuid.uuid4().hex[:24]}"
+    secret = new_secret()
+    item = CallbackEndpointItem(
+        *CallbackEndpointItem.key(tenant_id, endpoint_id),
+        item_type="callback_endpoint",
+        endpoint_id=endpoint_id,
+        tenant_id=tenant_id,
+        url=url,
+        event_types=sorted(set(event_types)),
+        enabled=enabled,
+        secret_ciphertext=kms.encrypt(secret, _secret_context(tenant_id, endpoint_id)),
+        created_at=datetime.now(UTC),
+        version=1,
+    )
+    store.save_new_endpoint(item)
+    return {**_endpoint_view(item), "secret": secret}
+
+
+def list_endpoints(tenant_id: str) -> list[dict[str, Any]]:
+    return [_endpoint_view(item) for item in store.endpoints(tenant_id)]
+
+
+def _endpoint(tenant_id: str, endpoint_id: str) -> CallbackEndpointItem:
+    item = store.get_endpoint(tenant_id, endpoint_id)
+    if item is None:
+        raise EndpointNotFoundError(f"no endpoint {endpoint_id}")
+    return item
+
+
+def delete_endpoint(tenant_id: str, endpoint_id: str) -> None:
+    store.delete_endpoint(_endpoint(tenant_id, endpoint_id))
+
+
+def rotate_secret(tenant_id: str, endpoint_id: str) -> dict[str, Any]:
+    """A new secret; the old one keeps signing alongside it for 24 h."""
+    item = _endpoint(tenant_id, endpoint_id)
+    secret = new_secret()
+    store.replace_secret(
+        item,
+        kms.encrypt(secret, _secret_context(tenant_id, endpoint_id)),
+        timedelta(seconds=ROTATION_OVERLAP_SECONDS),
+    )
+    return {**_endpoint_view(item), "secret": secret}
+
+
+def _secrets_in_use(item: CallbackEndpointItem) -> list[str]:
+    context = _secret_context(item.tenant_id, item.endpoint_id)
+    in_use = [kms.decrypt(item.secret_ciphertext, context)]
+    expires = item.previous_secret_expires_at
+    if item.previous_secret_ciphertext and expires and expires > datetime.now(UTC):
+        in_use.append(kms.decrypt(item.previous_secret_ciphertext, context))
+    return in_use
+
+
+# --- fan-out -------------------------------------------------------------------------------
+
+
+def delivery_id_for(tenant_id: str, event_id: str, endpoint_id: str) -> str:
+    digest = hashlib.sha256(f"{tenant_id}\x00{event_id}\x00{endpoint_id}".encode()).hexdigest()
+    return f"dlv_{digest[:32]}"
+
+
+def fan_out(bus_event: dict[str, Any]) -> int:
+    """One delivery (and task) per enabled endpoint that wants this event; returns how many
+    were created now (0 for an event already fanned out)."""
+    envelope = json.loads(bus_event["detail"]["envelope"]["S"])
+    tenant_id, event_id, event_type = envelope["tenant_id"], envelope["id"], envelope["type"]
+    body = json.dumps(
+        {"type": event_type, "timestamp": envelope["occurred_at"], "data": envelope["data"]},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+    created = 0
+    now = datetime.now(UTC)
+    for endpoint in store.endpoints(tenant_id):
+        if not endpoint.enabled or (
+            endpoint.event_types and event_type not in endpoint.event_types
+        ):
+            continue
+        delivery_id = delivery_id_for(tenant_id, event_id, endpoint.endpoint_id)
+        delivery = DeliveryItem(
+            *DeliveryItem.key(delivery_id),
+            item_type="delivery",
+            delivery_id=delivery_id,
+            tenant_id=tenant_id,
+            endpoint_id=endpoint.endpoint_id,
+            event_id=event_id,
+            event_type=event_type,
+            body=body,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        if not store.create_delivery(delivery):
+            continue  # fanned out before: its task is already on its way
+        _enqueue(delivery_id, delay_seconds=0)
+        created += 1
+    return created
+
+
+# --- delivering ----------------------------------------------------------------------------
+
+
+def handle_message(message: dict[str, Any]) -> str:
+    """One callback-queue message: a bus event to fan out, or a delivery task to run."""
+    if message.get("task") == "deliver":
+        return deliver(message)
+    return f"fanned out to {fan_out(message)} endpoint(s)"
+
+
+def _enqueue(delivery_id: str, *, delay_seconds: float, dead_letter: bool = False) -> None:
+    settings = get_settings()
+    not_before = datetime.now(UTC) + timedelta(seconds=delay_seconds)
+    sqs.send(
+        settings.callback_dlq_url if dead_letter else settings.callback_queue_url,
+        {"task": "deliver", "delivery_id": delivery_id, "not_before": rfc3339(not_before)},
+        delay_seconds=0 if dead_letter else int(delay_seconds),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+    retry_after: str | None
+
+
+def _post(url: str, headers: dict[str, str], body: bytes) -> AttemptResult:
+    started = time.monotonic()
+    try:
+        check_endpoint_url(url)
+        # The scheme is http(s): check_endpoint_url said so just above.
+        request = urllib.request.Request(  # noqa: S310
+            url, data=body, headers=headers, method="POST"
+        )
+        with _NO_REDIRECTS.open(
+            request, timeout=get_settings().callback_timeout_seconds
+        ) as response:
+            status, retry_after = response.status, response.headers.get("Retry-After")
+            error = None
+    except urllib.error.HTTPError as failure:
+        status, retry_after, error = failure.code, failure.headers.get("Retry-After"), None
+    except InvalidEndpointUrlError as refused:
+        status, retry_after, error = None, None, refused.message
+    except (urllib.error.URLError, TimeoutError, OSError) as failure:
+        status, retry_after, error = None, None, type(failure).__name__ + ": " + str(failure)[:200]
+    latency = int((time.monotonic() - started) * 1000)
+    return AttemptResult(status, latency, error, retry_after)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect is a failed delivery, never followed (SSRF)
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_NoRedirect)
+
+
+def deliver(task: dict[str, Any]) -> str:
+    """Run one delivery task; returns what happened (for logs and tests)."""
+    delivery_id = str(task["delivery_id"])
+    delivery = store.get_delivery(delivery_id)
+    if delivery is None:
+        return "unknown_delivery"
+    if delivery.status != "pending":
+        return f"already_{delivery.status}"
+    not_before = datetime.fromisoformat(str(task.get("not_before", "")).replace("Z", "+00:00"))
+    wait = (not_before - datetime.now(UTC)).total_seconds()
+    if wait > 1:  # SQS delays top out at 15 minutes: hop until the time has come
+        _enqueue(delivery_id, delay_seconds=wait)
+        return "waiting"
+    endpoint = store.get_endpoint(delivery.tenant_id, delivery.endpoint_id)
+    if endpoint is None or not endpoint.enabled:
+        store.finish_delivery(delivery, "endpoint_disabled", None)
+        return "endpoint_disabled"
+    attempt = int(delivery.attempts) + 1
+    # Claim the attempt: a duplicate task for the same delivery stops here.
+    if not store.claim_attempt(delivery, attempt):
+        return "claimed_elsewhere"
+    body = delivery.body.encode()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "payments-backbone-webhooks/1",
+        "webhook-id": delivery.event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(
+            _secrets_in_use(endpoint), delivery.event_id, timestamp, body
+        ),
+    }
+    result = _post(endpoint.url, headers, body)
+    verdict = judge_response(result.status_code, result.retry_after)
+    store.record_attempt(
+        DeliveryAttemptItem(
+            *DeliveryAttemptItem.key(delivery_id, attempt),
+            item_type="delivery_attempt",
+            delivery_id=delivery_id,
+            attempt=attempt,
+            started_at=datetime.now(UTC),
+            status_code=result.status_code,
+            latency_ms=result.latency_ms,
+            error=result.error,
+            outcome=verdict.verdict.value,
+        )
+    )
+    if verdict.verdict is ResponseVerdict.DELIVERED:
+        store.finish_delivery(delivery, "delivered", result.status_code)
+        return "delivered"
+    if verdict.verdict is ResponseVerdict.ENDPOINT_GONE:
+        store.disable_endpoint(endpoint, "endpoint answered 410 Gone")
+        store.finish_delivery(delivery, "endpoint_disabled", result.status_code)
+        return "endpoint_disabled"
+    scheduled = next_delay(attempt)
+    if scheduled is None:  # the schedule is spent, Retry-After or not
+        store.finish_delivery(delivery, "failed", result.status_code)
+        _enqueue(delivery_id, delay_seconds=0, dead_letter=True)
+        logger.warning("callback delivery failed for good", extra={"delivery_id": delivery_id})
+        return "failed"
+    retry_in = verdict.retry_after if verdict.retry_after is not None else scheduled
+    delay = retry_in * get_settings().callback_retry_time_scale
+    store.schedule_retry(delivery, result.status_code, datetime.now(UTC) + timedelta(seconds=delay))
+    _enqueue(delivery_id, delay_seconds=delay)
+    return "retry_scheduled"
+
+
+# --- inspecting and re-driving -------------------------------------------------------------
+
+
+def list_deliveries(tenant_id: str, event_id: str, endpoint_id: str | None) -> list[dict[str, Any]]:
+    """Every delivery of ``event_id`` (to one endpoint or all), with every attempt."""
+    if endpoint_id:
+        endpoint_ids = [endpoint_id]
+    else:
+        endpoint_ids = [e.endpoint_id for e in store.endpoints(tenant_id)]
+    views = []
+    for endpoint in endpoint_ids:
+        delivery, attempts = store.delivery_with_attempts(
+            delivery_id_for(tenant_id, event_id, endpoint)
+        )
+        if delivery is not None and delivery.tenant_id == tenant_id:
+            views.append(_delivery_view(delivery, attempts))
+    return views
+
+
+def retry_delivery(tenant_id: str, delivery_id: str) -> dict[str, Any]:
+    """Send again now, whatever state it is in (a failed delivery gets a fresh schedule)."""
+    delivery = store.get_delivery(delivery_id)
+    if delivery is None or delivery.tenant_id != tenant_id:
+        raise DeliveryNotFoundError(f"no delivery {delivery_id}")
+    store.reopen_delivery(delivery, reset_attempts=delivery.status == "failed")
+    _enqueue(delivery_id, delay_seconds=0)
+    return {"delivery_id": delivery_id, "status": "pending"}
+
+
+def replay_dead_letters(limit: int = 1000) -> int:
+    """`payctl callbacks replay`: every failed delivery in the DLQ gets a fresh schedule."""
+    replayed = 0
+    for task in sqs.drain(get_settings().callback_dlq_url, limit=limit):
+        delivery = store.get_delivery(str(task.get("delivery_id", "")))
+        if delivery is None or delivery.status == "delivered":
+            continue
+        store.reopen_delivery(delivery, reset_attempts=True)
+        _enqueue(delivery.delivery_id, delay_seconds=0)
+        replayed += 1
+    return replayed
+
+
+def _delivery_view(delivery: DeliveryItem, attempts: list[DeliveryAttemptItem]) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery.delivery_id,
+        "event_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "endpoint_id": delivery.endpoint_id,
+        "status": delivery.status,
+        "attempts": [
+            {
+                "attempt": int(a.attempt),
+                "at": rfc3339(a.started_at),
+                "status_code": int(a.status_code) if a.status_code is not None else None,
+                "latency_ms": int(a.latency_ms),
+                "error": a.error,
+                "outcome": a.outcome,
+            }
+            for a in attempts
+        ],
+        "next_attempt_at": rfc3339(delivery.next_attempt_at) if delivery.next_attempt_at else None,
+    }
