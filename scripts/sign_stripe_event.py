@@ -6,8 +6,8 @@ Stripe signatures expire after 300 s, so a stored sample cannot carry a valid on
         --secret whsec_... [--tenant ten_...] > /tmp/signed.json
     sam local invoke WebhookStripeFunction -e /tmp/signed.json
 
-The secret is the tenant's webhook signing secret (see `payctl credentials set`); the devstack
-demo uses the one printed by its Stripe sandbox. Signing uses the stripe SDK's own routine.
+The secret is the tenant's webhook signing secret (the one `payctl credentials set` stored).
+Signing uses the stripe SDK's own routine.
 """
 
 from __future__ import annotations

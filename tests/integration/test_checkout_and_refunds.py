@@ -281,3 +281,42 @@ def test_unpaid_payments_are_not_refundable_and_bad_refunds_are_4xx(
     status, error = _refund(functions, tenant, "pay_nope", "r-x", amount=1)
     assert (status, error["error"]["code"]) == (404, "payment_not_found")
     assert items_of_type("refund") == []
+
+
+def test_one_idempotency_key_on_two_payments_makes_two_refunds(
+    functions: FunctionRegistry, merchant: tuple[str, stripe.StripeClient]
+) -> None:
+    tenant, client = merchant
+    first = _paid_payment(functions, tenant, client)
+    second_key = "booking-bk_2002"
+    _, body = _checkout(functions, tenant, key=second_key)
+    import requests
+
+    requests.post(f"{body['checkout_url']}/pay", allow_redirects=False, timeout=10)
+    session = client.v1.checkout.sessions.retrieve(body["checkout_url"].rsplit("/", 1)[1])
+    apply_transition(
+        tenant_id=tenant,
+        payment_id=body["payment_id"],
+        requested=PaymentStatus.SUCCEEDED,
+        source="provider",
+        changes={"capture_ref": str(session.payment_intent)},
+    )
+    assert _refund(functions, tenant, first, "same-key", amount=100)[0] == 201
+    assert _refund(functions, tenant, body["payment_id"], "same-key", amount=100)[0] == 201
+    assert len(client.v1.refunds.list().data) == 2
+
+
+def test_refunding_without_the_provider_reserves_nothing(
+    functions: FunctionRegistry, merchant: tuple[str, stripe.StripeClient]
+) -> None:
+    tenant, client = merchant
+    payment_id = _paid_payment(functions, tenant, client)
+    set_provider_credentials(
+        tenant, "stripe", {"secret_key": "sk_test_x", "webhook_secret": "w"}, enabled=False
+    )
+    status, body = _refund(functions, tenant, payment_id, "r-off", amount=100)
+    assert (status, body["error"]["code"]) == (409, "provider_unavailable")
+    payment = repositories.get_payment(tenant, payment_id)
+    assert payment is not None
+    assert payment.amount_refund_pending == 0
+    assert items_of_type("refund") == []

@@ -117,3 +117,22 @@ def test_other_events_are_not_actionable() -> None:
 )
 def test_credentials_are_only_ever_shown_redacted(value: str, shown: str) -> None:
     assert redacted(value) == shown
+
+
+@pytest.mark.parametrize("event_type", ["refund.created", "refund.updated", "refund.failed"])
+def test_refund_events_carry_one_refund_each(event_type: str) -> None:
+    # Since API version 2022-11-15 charges no longer list refunds; refund.* events do.
+    refund = {
+        "id": "re_9",
+        "object": "refund",
+        "amount": 700,
+        "charge": "ch_1",
+        "payment_intent": "pi_1",
+        "status": "failed" if event_type == "refund.failed" else "succeeded",
+        "metadata": {},
+    }
+    event = translate_event(_event(event_type, refund))
+    assert event.provider_refs == ("pi_1", "ch_1")
+    assert event.capture_ref == "pi_1"
+    [observed] = event.refunds
+    assert (observed.provider_refund_id, observed.amount) == ("re_9", 700)

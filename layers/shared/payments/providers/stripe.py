@@ -234,7 +234,17 @@ def translate_event(event: Mapping[str, Any]) -> ProviderEvent:
         return ProviderEvent(
             **base,
             provider_refs=_refs(obj.get("payment_intent"), obj.get("id")),
+            capture_ref=_str(obj.get("payment_intent")),
             refunds=tuple(_refund_observation(refund) for refund in refunds),
+        )
+    if event_type in {"refund.created", "refund.updated", "refund.failed"}:
+        # Since API version 2022-11-15 a Charge no longer lists its refunds: these events,
+        # one per refund, are what carries them (charge.refunded still does on older versions).
+        return ProviderEvent(
+            **base,
+            provider_refs=_refs(obj.get("payment_intent"), obj.get("charge")),
+            capture_ref=_str(obj.get("payment_intent")),
+            refunds=(_refund_observation(obj),),
         )
     if event_type == "charge.dispute.created":
         return ProviderEvent(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,7 +70,9 @@ def start_checkout(tenant_id: str, request: CheckoutInput, idempotency_key: str)
     if payment.status is not PaymentStatus.CREATED:
         return checkout_view(payment)  # a retry after the session was opened
     customer = checkout_customer(tenant_id, provider, credentials, request.customer)
-    expires_at = datetime.now(UTC) + timedelta(minutes=request.expires_in_minutes)
+    # From the payment's creation, not from now: a retry must send Stripe the very same
+    # parameters under the same idempotency key.
+    expires_at = payment.created_at + timedelta(minutes=request.expires_in_minutes)
     try:
         session = provider.create_checkout_session(
             credentials,

@@ -62,6 +62,7 @@ def apply_provider_event(
             source="provider",
             inbox=inbox,
             current=payment,
+            capture_ref=event.capture_ref,
         )
         outcome = settled.outcome
     else:

@@ -36,6 +36,7 @@ from payments.services.transitions import (
     payment_event,
 )
 from payments.store import repositories
+from payments.store.mapping import provider_ref_item
 from payments.store.state_change import (
     CommitOutcome,
     ConditionalPut,
@@ -59,9 +60,11 @@ class PaymentNotRefundableError(ConflictError):
     code = "payment_not_refundable"
 
 
-def refund_id_for(tenant_id: str, idempotency_key: str) -> str:
-    """The same request (tenant + Idempotency-Key) always names the same refund."""
-    digest = hashlib.sha256(f"{tenant_id}\x00{idempotency_key}".encode()).hexdigest()
+def refund_id_for(tenant_id: str, payment_id: str, idempotency_key: str) -> str:
+    """The same request (tenant, payment, Idempotency-Key) always names the same refund."""
+    digest = hashlib.sha256(
+        f"{tenant_id}\x00{payment_id}\x00{idempotency_key}".encode()
+    ).hexdigest()
     return f"rf_{digest[:32]}"
 
 
@@ -77,15 +80,16 @@ def request_refund(
     idempotency_key: str,
 ) -> dict[str, object]:
     """Reserve the amount, ask the provider, settle if it already succeeded. Returns the refund."""
-    refund_id = refund_id_for(tenant_id, idempotency_key)
+    refund_id = refund_id_for(tenant_id, payment_id, idempotency_key)
     payment = repositories.get_payment(tenant_id, payment_id)
     if payment is None:
         raise PaymentNotFoundError(f"no payment {payment_id}")
+    # Before anything is reserved: a tenant without the provider gets a clean 409.
+    credentials = provider_credentials(tenant_id, payment.provider)
+    provider = get_provider(payment.provider)
     refund = _existing(payment_id, refund_id) or _reserve(payment, refund_id, amount, reason)
     if refund.status is not RefundStatus.PENDING:
         return refund.public_view()
-    provider = get_provider(payment.provider)
-    credentials = provider_credentials(tenant_id, payment.provider)
     try:
         observed = provider.create_refund(
             credentials,
@@ -196,6 +200,7 @@ def settle_refunds(
     source: str,
     inbox: InboxRecord | None = None,
     current: Payment | None = None,
+    capture_ref: str | None = None,
 ) -> SettlementResult:
     """Apply the provider's view of a payment's refunds, exactly once per refund.
 
@@ -252,7 +257,7 @@ def settle_refunds(
                 record_inbox(replace(inbox, reason="nothing_new"))
             return SettlementResult(CommitOutcome.DUPLICATE, refunded_now, payment)
         outcome, updated = _commit_settlement(
-            payment, puts, journal, refunded_now, reserved_delta, source, inbox, now
+            payment, puts, journal, refunded_now, reserved_delta, source, inbox, now, capture_ref
         )
         if outcome is not CommitOutcome.CONFLICT:
             return SettlementResult(outcome, refunded_now, updated)
@@ -268,37 +273,42 @@ def _commit_settlement(
     source: str,
     inbox: InboxRecord | None,
     now: datetime,
+    capture_ref: str | None,
 ) -> tuple[CommitOutcome, Payment]:
-    captured, status_before = payment.amount_captured, payment.status
-    implied_capture = refunded_now > 0 and captured == 0
-    if implied_capture:
-        # The refund proves a capture we have not been told about yet.
+    base, events = payment, []
+    if refunded_now > 0 and payment.amount_captured == 0:
+        # The refund proves a capture we have not been told about yet: record the capture as
+        # its own version first, so each event shows the payment as it was at that step.
         journal = capture_journal(payment) + journal
-        captured, status_before = payment.amount, PaymentStatus.SUCCEEDED
-    refunded_total = payment.amount_refunded + refunded_now
-    target = status_after_refunds(status_before, captured, refunded_total)
-    status = target if decide_transition(status_before, target).applies else status_before
-    updated = payment.with_status(
+        base = payment.with_status(
+            PaymentStatus.SUCCEEDED,
+            now,
+            amount_captured=payment.amount,
+            capture_ref=payment.capture_ref or capture_ref,
+        )
+        events.append(payment_event(payment_event_type(PaymentStatus.SUCCEEDED), base, now))
+        if base.capture_ref:
+            puts = [*puts, ConditionalPut(provider_ref_item(base, base.capture_ref))]
+    refunded_total = base.amount_refunded + refunded_now
+    target = status_after_refunds(base.status, base.amount_captured, refunded_total)
+    status = target if decide_transition(base.status, target).applies else base.status
+    updated = base.with_status(
         status,
         now,
-        amount_captured=captured,
         amount_refunded=refunded_total,
-        amount_refund_pending=payment.amount_refund_pending + reserved_delta,
+        amount_refund_pending=base.amount_refund_pending + reserved_delta,
     )
-    events = []
-    if implied_capture:
-        events.append(payment_event(payment_event_type(PaymentStatus.SUCCEEDED), updated, now))
     if refunded_now > 0:
         events.append(payment_event(payment_event_type(status), updated, now))
     change = StateChange(
         payment=updated,
         history=HistoryRecord(
-            payment.status,
-            target,
-            True,
-            "refund_settled",
-            source,
-            inbox.event_id if inbox else None,
+            from_status=payment.status,
+            requested_status=target,
+            applied=True,
+            reason="refund_settled",
+            source=source,
+            provider_event_id=inbox.event_id if inbox else None,
         ),
         occurred_at=now,
         expected_version=payment.version,

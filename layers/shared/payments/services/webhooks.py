@@ -46,11 +46,16 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
     adapter = get_provider(provider)
     try:
         credentials = provider_credentials(tenant_id, provider)
+    except ProviderUnavailableError:
+        # Unknown tenant or provider not set up: nothing to verify with. Not stored, so that
+        # anonymous traffic to made-up tenant paths cannot fill the table.
+        logger.warning("webhook for an unconfigured tenant", extra={"provider": provider})
+        return _answer(400, "signature_verification_failed")
+    try:
         translated = adapter.verify_webhook(credentials, body, headers)
-    except (WebhookVerificationError, ProviderUnavailableError) as error:
-        reason = getattr(error, "reason", None) or "provider_not_configured"
-        _record_rejection(provider, tenant_id, body, reason)
-        logger.warning("webhook rejected", extra={"provider": provider, "reason": reason})
+    except WebhookVerificationError as error:
+        _record_rejection(provider, tenant_id, body, error.reason)
+        logger.warning("webhook rejected", extra={"provider": provider, "reason": error.reason})
         return _answer(400, "signature_verification_failed")
     result = apply_provider_event(
         tenant_id=tenant_id,
