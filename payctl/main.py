@@ -15,6 +15,7 @@ app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 tenants_app = typer.Typer(help="Create and list tenants (merchants).", no_args_is_help=True)
 keys_app = typer.Typer(help="Issue and revoke API keys.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Check the double-entry ledger.", no_args_is_help=True)
+callbacks_app = typer.Typer(help="Operate merchant callbacks.", no_args_is_help=True)
 credentials_app = typer.Typer(
     help="Set and inspect a tenant's provider credentials (Secrets Manager).",
     no_args_is_help=True,
@@ -23,6 +24,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(credentials_app, name="credentials")
+app.add_typer(callbacks_app, name="callbacks")
 
 console = Console()
 errors = Console(stderr=True)
@@ -34,6 +36,8 @@ OUTPUT_TO_ENV = {
     "EventBusName": "EVENT_BUS_NAME",
     "KmsKeyArn": "KMS_KEY_ID",
     "SecretsPrefix": "SECRETS_PREFIX",
+    "CallbackQueueUrl": "CALLBACK_QUEUE_URL",
+    "CallbackDLQUrl": "CALLBACK_DLQ_URL",
 }
 DEFAULT_STATE_FILE = Path(".devstack/state.json")
 
@@ -181,6 +185,16 @@ def credentials_show(
     for name, value in sorted(secret.items()):
         shown = redacted(value) if isinstance(value, str) else str(value).lower()
         console.print(f"{name}: {shown}")
+
+
+@callbacks_app.command("replay")
+def callbacks_replay(
+    limit: Annotated[int, typer.Option(help="Re-drive at most this many.", min=1)] = 1000,
+) -> None:
+    """Re-drive failed deliveries from the callback DLQ, each with a fresh retry schedule."""
+    from payments.services.callbacks import replay_dead_letters
+
+    console.print(f"replayed {replay_dead_letters(limit)} delivery(ies)")
 
 
 @ledger_app.command("verify")

@@ -14,11 +14,11 @@ from typing import Any
 import boto3
 import pytest
 import standardwebhooks
+import typer
 
 from devstack.lambdas import FunctionRegistry
 from devstack.template import LocalStack
 from payments.config import get_settings, reset_settings
-from payments.services import callbacks
 from tests.conftest import load_event
 from tests.integration.helpers import new_tenant
 
@@ -251,8 +251,15 @@ def test_an_exhausted_schedule_lands_in_the_dlq_and_replay_delivers_it(
         QueueUrl=get_settings().callback_dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
     )
     assert dlq["Attributes"]["ApproximateNumberOfMessages"] == "1"
-    # The merchant is back; the operator re-drives the DLQ.
-    assert callbacks.replay_dead_letters() == 1
+    # The merchant is back; the operator re-drives the DLQ with `payctl callbacks replay`.
+    from typer.testing import CliRunner
+
+    from payctl.main import callbacks_replay
+
+    runner_app = typer.Typer()
+    runner_app.command()(callbacks_replay)
+    result = CliRunner().invoke(runner_app, [])
+    assert (result.exit_code, result.output) == (0, "replayed 1 delivery(ies)\n")
     _pump(functions)
     assert len(down.received) == 11
     assert _verify(endpoint["secret"], *down.received[-1])["type"] == "payment.succeeded"

@@ -29,6 +29,8 @@ def deployed(aws: LocalStack) -> Iterator[str]:
         "EventBusName": aws.physical_ids["PaymentsEventBus"],
         "KmsKeyArn": aws.attributes[("PaymentsKey", "Arn")],
         "SecretsPrefix": "payments/dev/",
+        "CallbackQueueUrl": aws.physical_ids["CallbackQueue"],
+        "CallbackDLQUrl": aws.physical_ids["CallbackDLQ"],
     }
     template = {
         "Resources": {"Marker": {"Type": "AWS::SQS::Queue"}},
@@ -118,3 +120,7 @@ def test_credentials_are_stored_encrypted_and_only_shown_redacted(deployed: str)
     assert provider_credentials(tenant_id, "stripe").require("secret_key") == secret_key
     assert _run("credentials", "show", tenant_id, "nowhere")[0] == 1
     assert _run("credentials", "set", tenant_id, "paypal", "--secret-key", "x")[0] == 2
+
+
+def test_callbacks_replay_with_an_empty_dlq(deployed: str) -> None:
+    assert _run("callbacks", "replay") == (0, "replayed 0 delivery(ies)\n")

@@ -150,6 +150,16 @@ class CheckoutProvider(Protocol):
     ) -> RefundObservation: ...
 
 
+class SweepableProvider(Protocol):
+    name: str
+
+    def check_payment(
+        self, credentials: Credentials, payment: Payment
+    ) -> tuple[ProviderEvent, dict[str, object]] | None:
+        """The provider's current truth about an open payment, as an event (None: still open)."""
+        ...
+
+
 class WebhookProvider(Protocol):
     name: str
 

@@ -8,6 +8,7 @@ idempotency key derived from ours, so a retried request never creates a second o
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -159,6 +160,36 @@ class StripeProvider:
                 options={"idempotency_key": idempotency_key},
             )
         return _refund_observation(refund.to_dict())
+
+    def check_payment(
+        self, credentials: Credentials, payment: Payment
+    ) -> tuple[ProviderEvent, dict[str, Any]] | None:
+        """What Stripe says about an open payment's session, as an event; None if still open.
+
+        An open session past its expiry is expired at Stripe first, so that it cannot be paid
+        after we have given up on it.
+        """
+        if not payment.provider_ref:
+            return None
+        with _translated_errors():
+            sessions = self._client(credentials).v1.checkout.sessions
+            session = sessions.retrieve(payment.provider_ref)
+            if session.status == "open" and int(session.expires_at) <= int(time.time()):
+                session = sessions.expire(payment.provider_ref)
+        raw = session.to_dict()
+        if raw.get("status") == "open":
+            return None
+        suffix = f"{raw.get('status')}:{raw.get('payment_status')}"
+        event = translate_event(
+            {
+                "id": f"sweep:{payment.provider_ref}:{suffix}",
+                "type": "checkout.session.expired"
+                if raw.get("status") == "expired"
+                else "checkout.session.completed",
+                "data": {"object": raw},
+            }
+        )
+        return event, raw
 
     # --- inbound ---------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from payments.domain.payment import Payment
 from payments.domain.refunds import Refund
 from payments.errors import PaymentsError
 from payments.store.mapping import (
+    PENDING_SHARDS,
     item_to_payment,
     item_to_refund,
     payable_partition,
@@ -36,6 +37,7 @@ from payments.store.models import (
     PaymentItem,
     RefundItem,
     TenantItem,
+    utc_key_time,
 )
 
 
@@ -243,6 +245,16 @@ def collection(pk: str) -> Iterator[dict[str, Any]]:
         start_key = page.get("LastEvaluatedKey")
         if not start_key:
             return
+
+
+def open_payments_older_than(cutoff: datetime) -> Iterator[Payment]:
+    """Payments still open (created or pending) whose last change is before ``cutoff``,
+    from every shard of the sparse pending index."""
+    for shard in range(PENDING_SHARDS):
+        for item in PaymentItem.pending_index.query(
+            f"pending#{shard}", PaymentItem.gsi3sk < utc_key_time(cutoff)
+        ):
+            yield item_to_payment(item)
 
 
 # --- customers -----------------------------------------------------------------------------

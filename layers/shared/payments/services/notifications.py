@@ -1,0 +1,109 @@
+"""Customer e-mails through Omnisend, triggered by events on the bus (notify queue)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from payments.aws.secrets import read_provider_secret
+from payments.config import get_settings
+from payments.money import FIAT_EXPONENTS, Money
+from payments.store import repositories
+
+logger = Logger(child=True)
+
+OMNISEND_EVENTS = {
+    "payment.succeeded": "Payment Receipt",
+    "trade.settled": "Security Token Trade Success",
+    "profile.registered": "Welcome",
+}
+ATTEMPTS = 3
+TIMEOUT_SECONDS = 5
+
+
+class NotificationRetryableError(RuntimeError):
+    """Omnisend is rate limiting or failing: the message goes back to the queue."""
+
+
+def notify(bus_event: dict[str, Any]) -> str:
+    """Send the e-mail event for one bus event; returns what happened."""
+    envelope = json.loads(bus_event["detail"]["envelope"]["S"])
+    event_name = OMNISEND_EVENTS.get(envelope["type"])
+    if event_name is None:
+        return "not_an_email_event"
+    secret = read_provider_secret(envelope["tenant_id"], "omnisend")
+    if not secret or secret.get("enabled") is False or not secret.get("api_key"):
+        return "skipped_no_omnisend_key"
+    contact, properties = _contact_and_properties(envelope)
+    if not contact:
+        return "skipped_no_email"
+    body = {
+        "eventName": event_name,
+        "origin": "api",
+        "contact": {"email": contact},
+        "properties": properties,
+        # Our event id, as the UUID Omnisend expects: a redelivered event is deduplicated there.
+        "eventID": str(uuid.UUID(hex=envelope["id"].removeprefix("evt_"))),
+        "eventTime": envelope["occurred_at"],
+    }
+    _send(str(secret["api_key"]), body)
+    return "sent"
+
+
+def _contact_and_properties(envelope: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    data = envelope.get("data") or {}
+    if "payment" in data:
+        view = data["payment"]
+        payment = repositories.get_payment(envelope["tenant_id"], view["payment_id"])
+        if payment is None:
+            return None, {}
+        amount = view["amount"]
+        if view["currency"] in FIAT_EXPONENTS and isinstance(amount, int):
+            amount = Money(amount, view["currency"]).to_decimal_string()
+        return payment.customer.email, {
+            "payment_id": view["payment_id"],
+            "amount": amount,
+            "currency": view["currency"],
+            "description": view.get("description", ""),
+        }
+    customer = data.get("customer") or {}
+    properties = {k: v for k, v in data.items() if k in {"trade_amount", "token_symbol"}}
+    return customer.get("email"), properties
+
+
+def _send(api_key: str, body: dict[str, Any]) -> None:
+    url = get_settings().omnisend_api_base.rstrip("/") + "/v5/events"
+    payload = json.dumps(body).encode()
+    for attempt in range(1, ATTEMPTS + 1):
+        request = urllib.request.Request(  # noqa: S310 - a configured https (or sandbox) URL
+            url,
+            data=payload,
+            method="POST",
+            headers={"X-API-KEY": api_key, "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS):  # noqa: S310
+                return
+        except urllib.error.HTTPError as error:
+            if error.code != 429 and error.code < 500:
+                # A request Omnisend will never accept: retrying cannot help.
+                logger.error("omnisend refused the event", extra={"status": error.code})
+                return
+            wait = _retry_after(error.headers.get("Retry-After"), attempt)
+        except (urllib.error.URLError, TimeoutError, OSError):
+            wait = _retry_after(None, attempt)
+        if attempt < ATTEMPTS:
+            time.sleep(wait)
+    raise NotificationRetryableError("omnisend unavailable; the queue will retry")
+
+
+def _retry_after(header: object, attempt: int) -> float:
+    if isinstance(header, str) and header.strip().isdigit():
+        return min(float(header.strip()), 5.0)
+    return min(0.5 * 2.0 ** (attempt - 1), 5.0)

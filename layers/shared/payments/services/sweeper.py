@@ -1,0 +1,67 @@
+"""The sweeper: payments left open too long are settled from the provider's own answer.
+
+Runs on a schedule. Webhooks can be late, lost, or never sent; this asks the provider what
+happened and applies it through the same path a webhook takes, so it is safe to run alongside
+webhooks (and alongside itself): whichever lands first wins and the other records a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from aws_lambda_powertools import Logger
+
+from payments.config import get_settings
+from payments.providers import get_provider
+from payments.providers.base import ProviderError
+from payments.services.credentials import provider_credentials
+from payments.services.provider_events import apply_provider_event
+from payments.store import repositories
+
+logger = Logger(child=True)
+
+
+@dataclass
+class SweepReport:
+    examined: int = 0
+    settled: dict[str, int] = field(default_factory=dict)
+    still_open: int = 0
+    errors: int = 0
+
+
+def sweep(now: datetime | None = None) -> SweepReport:
+    cutoff = (now or datetime.now(UTC)) - timedelta(
+        minutes=get_settings().sweeper_pending_age_minutes
+    )
+    report = SweepReport()
+    for payment in repositories.open_payments_older_than(cutoff):
+        report.examined += 1
+        try:
+            credentials = provider_credentials(payment.tenant_id, payment.provider)
+            observed = get_provider(payment.provider).check_payment(credentials, payment)
+        except ProviderError as error:
+            report.errors += 1
+            logger.warning(
+                "sweeper could not ask the provider",
+                extra={"payment_id": payment.payment_id, "code": error.code},
+            )
+            continue
+        if observed is None:
+            report.still_open += 1
+            continue
+        event, raw = observed
+        result = apply_provider_event(
+            tenant_id=payment.tenant_id,
+            provider=payment.provider,
+            event=event,
+            raw_payload=json.dumps(raw, sort_keys=True),
+        )
+        status = event.requested_status.value if event.requested_status else "none"
+        report.settled[status] = report.settled.get(status, 0) + 1
+        logger.info(
+            "sweeper settled a payment",
+            extra={"payment_id": payment.payment_id, "outcome": result.outcome.value},
+        )
+    return report
