@@ -22,7 +22,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 include mk/sam.mk
 
 ## dev: start moto + the API gateway + demo tenant locally; Ctrl-C stops it
-## (DEVSTACK_ARGS="--api-port 0 --aws-port 0 --webhooks-port 0 --stripe-port 0": free ports)
+## (DEVSTACK_ARGS="--free-ports" lets the system pick every port)
 dev: $(VENV)/.installed
 	$(BIN)/python -m devstack $(DEVSTACK_ARGS)
 

@@ -21,6 +21,8 @@ Payments devstack is up (moto as AWS, real handlers behind a local API Gateway).
   Function URLs    {info.function_urls_base}/<FunctionLogicalId>/...
   Embedded AWS     {info.aws_endpoint}
   Stripe sandbox   {info.stripe_sandbox_url}  (webhooks go to WebhookStripeFunction)
+  Omnisend sandbox {info.omnisend_sandbox_url}  (e-mails: GET /_sandbox/events)
+  Bookings app     {info.bookings_app_url}  (reference consumer, receives our callbacks)
   Demo tenant      {info.tenant_name} ({info.tenant_id}), Stripe sandbox account connected
   API key          {info.api_key}   (id {info.api_key_id}; shown once)
   Demo payment     {info.demo_payment_id}
@@ -40,6 +42,9 @@ Take a payment with Stripe Checkout (open checkout_url in a browser and press Pa
             "description":"Massage","success_url":"http://localhost:3000/thanks",
             "customer":{{"email":"ann@example.com"}}}}' \\
        {info.api_base_url}/v1/checkout
+Or book through the reference app (it calls /v1/checkout and is confirmed by our callback):
+  curl -s -X POST -H "Content-Type: application/json" {info.bookings_app_url}/bookings \\
+       -d '{{"service":"Haircut","amount":2500,"currency":"USD","customer_email":"a@b.co"}}'
 Then refund part of it:
   curl -s -X POST -H "Authorization: Bearer {info.api_key}" \\
        -H "Idempotency-Key: refund-$(date +%s)" -H "Content-Type: application/json" \\
@@ -56,8 +61,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aws-port", type=int, default=5000)
     parser.add_argument("--webhooks-port", type=int, default=3001)
     parser.add_argument("--stripe-port", type=int, default=12111)
+    parser.add_argument("--omnisend-port", type=int, default=12112)
+    parser.add_argument("--bookings-port", type=int, default=8080)
+    parser.add_argument(
+        "--schedule-interval",
+        type=float,
+        default=None,
+        help="run scheduled functions (the sweeper) every N seconds instead of their rate",
+    )
+    parser.add_argument(
+        "--sweeper-age-minutes",
+        default=None,
+        help="the template's SweeperPendingAgeMinutes (how stale a payment must be to sweep)",
+    )
+    parser.add_argument(
+        "--free-ports", action="store_true", help="let the system pick every port (tests, CI)"
+    )
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
     args = parser.parse_args(argv)
+    if args.free_ports:
+        for name in ("api", "aws", "webhooks", "stripe", "omnisend", "bookings"):
+            setattr(args, f"{name}_port", 0)
 
     stack = DevStack(
         host=args.host,
@@ -65,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         api_port=args.api_port,
         webhooks_port=args.webhooks_port,
         stripe_port=args.stripe_port,
+        omnisend_port=args.omnisend_port,
+        bookings_port=args.bookings_port,
+        schedule_interval=args.schedule_interval,
+        parameters={"SweeperPendingAgeMinutes": args.sweeper_age_minutes}
+        if args.sweeper_age_minutes is not None
+        else {},
     )
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

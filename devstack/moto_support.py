@@ -16,7 +16,8 @@ from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
 
-_LOCK = threading.RLock()
+# Public: the stream relay reads moto's streams under it too (see devstack/relays.py).
+DYNAMODB_LOCK = threading.RLock()
 
 
 def serialize_dynamodb() -> None:
@@ -27,7 +28,7 @@ def serialize_dynamodb() -> None:
 
     @functools.wraps(original)
     def call_action(self: DynamoHandler) -> Any:
-        with _LOCK:
+        with DYNAMODB_LOCK:
             return original(self)
 
     call_action._serialized = True  # type: ignore[attr-defined]

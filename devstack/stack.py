@@ -17,8 +17,11 @@ from devstack.gateway import FunctionUrlGateway, RestApiGateway, serve
 from devstack.lambdas import FunctionRegistry
 from devstack.moto_support import serialize_dynamodb
 from devstack.provision import provision
+from devstack.relays import Relays
+from devstack.sandboxes.omnisend import OmnisendSandbox
 from devstack.sandboxes.stripe import StripeSandbox
 from devstack.template import LocalStack, load_template
+from examples.bookings.app import CALLBACK_EVENT_TYPES, BookingsApp
 
 REGION = "us-east-1"
 
@@ -31,6 +34,8 @@ class DevStackInfo:
     api_base_url: str
     function_urls_base: str
     stripe_sandbox_url: str
+    omnisend_sandbox_url: str
+    bookings_app_url: str
     region: str
     environment: dict[str, str]
     tenant_id: str
@@ -67,6 +72,10 @@ class DevStack:
         api_port: int = 0,
         webhooks_port: int = 0,
         stripe_port: int = 0,
+        omnisend_port: int = 0,
+        bookings_port: int = 0,
+        schedule_interval: float | None = None,
+        parameters: dict[str, str] | None = None,
     ) -> None:
         self.host = host
         self.ports = {
@@ -74,10 +83,17 @@ class DevStack:
             "api": api_port,
             "webhooks": webhooks_port,
             "stripe": stripe_port,
+            "omnisend": omnisend_port,
+            "bookings": bookings_port,
         }
+        self.schedule_interval = schedule_interval
+        self.parameters = dict(parameters or {})
         self._moto: ThreadedMotoServer | None = None
         self._servers: list[ThreadingHTTPServer] = []
         self.stripe: StripeSandbox | None = None
+        self.omnisend: OmnisendSandbox | None = None
+        self.bookings: BookingsApp | None = None
+        self.relays: Relays | None = None
         self.info: DevStackInfo | None = None
 
     def start(self) -> DevStackInfo:
@@ -91,13 +107,19 @@ class DevStack:
         endpoint = f"http://{moto_host}:{moto_port}"
         os.environ.update(aws_environment(endpoint))
         self.stripe = StripeSandbox(self.host, self.ports["stripe"]).start()
+        self.omnisend = OmnisendSandbox(self.host, self.ports["omnisend"]).start()
 
-        # The template's own parameter points the Stripe SDK at the sandbox.
+        # The template's own parameters point the providers' clients at the sandboxes.
         stack = provision(
             LocalStack(
                 load_template(),
                 region=REGION,
-                parameters={"StripeApiBase": self.stripe.base_url},
+                parameters={
+                    "StripeApiBase": self.stripe.base_url,
+                    "OmnisendApiBase": self.omnisend.base_url,
+                    "AllowLocalCallbackUrls": "true",
+                    **self.parameters,
+                },
             )
         )
         environment = stack.environment()
@@ -114,23 +136,39 @@ class DevStack:
         api = serve(gateway, self.host, self.ports["api"])
         webhooks = serve(FunctionUrlGateway(stack, functions), self.host, self.ports["webhooks"])
         self._servers = [api, webhooks]
+        # Stream -> pipe -> bus -> SQS -> functions, and the schedules, as in AWS.
+        self.relays = Relays(
+            stack, functions, schedule_interval_override=self.schedule_interval
+        ).start()
         base_url = f"http://{self.host}:{api.server_address[1]}/{gateway.stage}"
         function_urls = f"http://{self.host}:{webhooks.server_address[1]}"
+        demo = _seed_demo(self.stripe, f"{function_urls}/WebhookStripeFunction", self.omnisend)
+        self.bookings = _start_bookings(
+            self.host, self.ports["bookings"], base_url, demo["api_key"], demo["tenant_id"]
+        )
         self.info = DevStackInfo(
             aws_endpoint=endpoint,
             api_base_url=base_url,
             function_urls_base=function_urls,
             stripe_sandbox_url=self.stripe.base_url,
+            omnisend_sandbox_url=self.omnisend.base_url,
+            bookings_app_url=self.bookings.base_url,
             region=REGION,
             environment=environment,
-            **_seed_demo(self.stripe, f"{function_urls}/WebhookStripeFunction"),
+            **demo,
         )
         return self.info
 
     def stop(self) -> None:
+        if self.relays is not None:
+            self.relays.stop()
+        if self.bookings is not None:
+            self.bookings.stop()
         for server in self._servers:
             server.shutdown()
             server.server_close()
+        if self.omnisend is not None:
+            self.omnisend.stop()
         if self.stripe is not None:
             self.stripe.stop()
         if self._moto is not None:
@@ -166,14 +204,40 @@ def _ensure_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as error:
             raise PortInUseError(
-                f"{host}:{port} is in use; pick other ports, e.g. make dev "
-                'DEVSTACK_ARGS="--api-port 0 --aws-port 0 --webhooks-port 0 --stripe-port 0"'
+                f"{host}:{port} is in use; pick other ports (see --help) or let the "
+                'system choose: make dev DEVSTACK_ARGS="--free-ports"'
             ) from error
 
 
-def _seed_demo(sandbox: StripeSandbox, webhook_base: str) -> dict[str, Any]:
-    """A demo tenant with its API key and a Stripe sandbox account, through the same code
-    payctl uses, and one demo payment."""
+def _start_bookings(
+    host: str, port: int, api_base: str, api_key: str, tenant_id: str
+) -> BookingsApp:
+    """The reference bookings app, registered as the demo tenant's callback endpoint."""
+    from payments.services.callbacks import register_endpoint
+
+    # The merchant registers its endpoint first and configures its app with the secret.
+    port = port or _any_free_port(host)
+    endpoint = register_endpoint(
+        tenant_id,
+        f"http://{host}:{port}/webhooks/payments",
+        sorted(CALLBACK_EVENT_TYPES),
+        enabled=True,
+    )
+    return BookingsApp(api_base, api_key, [endpoint["secret"]], host=host, port=port).start()
+
+
+def _any_free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _seed_demo(
+    sandbox: StripeSandbox, webhook_base: str, omnisend: OmnisendSandbox
+) -> dict[str, Any]:
+    """A demo tenant with its API key, a Stripe sandbox account and an Omnisend brand, through
+    the same code payctl uses, and one demo payment."""
+    from payments.aws.secrets import write_provider_secret
     from payments.domain.payment import Customer
     from payments.services.transitions import create_payment
     from payments.store import repositories
@@ -181,6 +245,9 @@ def _seed_demo(sandbox: StripeSandbox, webhook_base: str) -> dict[str, Any]:
     tenant = repositories.create_tenant("Demo Salon")
     key = repositories.issue_api_key(tenant.tenant_id)
     connect_stripe(tenant.tenant_id, sandbox, webhook_base)
+    write_provider_secret(
+        tenant.tenant_id, "omnisend", {"api_key": omnisend.register_brand(), "enabled": True}
+    )
     payment = create_payment(
         tenant_id=tenant.tenant_id,
         payable_type="booking",

@@ -54,7 +54,7 @@ class RunningDevStack:
 def devstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDevStack]:
     folder = tmp_path_factory.mktemp("devstack")
     state_file, log_file = folder / "state.json", folder / "make-dev.log"
-    args = f"--api-port 0 --aws-port 0 --webhooks-port 0 --stripe-port 0 --state-file {state_file}"
+    args = f"--free-ports --schedule-interval 2 --sweeper-age-minutes 0 --state-file {state_file}"
     with log_file.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
             ["make", "--no-print-directory", "dev", f"DEVSTACK_ARGS={args}"],

@@ -12,6 +12,6 @@ def test_a_busy_port_fails_fast_with_advice() -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        with pytest.raises(PortInUseError, match="--api-port 0 --aws-port 0 --webhooks-port 0"):
+        with pytest.raises(PortInUseError, match="--free-ports"):
             _ensure_free("127.0.0.1", port)
     _ensure_free("127.0.0.1", 0)  # 0 means "any free port": nothing to check
