@@ -213,10 +213,15 @@ def fan_out(bus_event: dict[str, Any]) -> int:
             created_at=now,
             updated_at=now,
         )
-        if not store.create_delivery(delivery):
-            continue  # fanned out before: its task is already on its way
+        if store.create_delivery(delivery):
+            created += 1
+        else:
+            existing = store.get_delivery(delivery_id)
+            if existing is None or existing.status != "pending" or int(existing.attempts) > 0:
+                continue  # fanned out before and already under way
+            # Fanned out before, but maybe the task never made it to the queue: send it again
+            # (a duplicate task is harmless, attempts are claimed).
         _enqueue(delivery_id, delay_seconds=0)
-        created += 1
     return created
 
 
