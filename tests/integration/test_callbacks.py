@@ -361,3 +361,49 @@ def test_unknown_event_types_and_foreign_deliveries_are_refused(
     assert status == 202
     _pump(functions)
     assert len(merchant.received) == 2  # a manual retry re-sends, on purpose
+
+
+def test_a_worker_that_dies_mid_attempt_does_not_strand_the_delivery(
+    local_callbacks: LocalStack, functions: FunctionRegistry, merchants: list[Merchant]
+) -> None:
+    from datetime import timedelta
+
+    from payments.services.callbacks import deliver, delivery_id_for
+    from payments.store import callbacks as store
+
+    tenant = new_tenant()
+    merchant = Merchant().start()
+    merchants.append(merchant)
+    endpoint = _register(functions, tenant, merchant.url)
+    delivery_id = delivery_id_for(tenant, "evt_crash", endpoint["endpoint_id"])
+    _publish(tenant, "evt_crash")
+    # The fan-out runs, then a worker claims the first attempt and dies before sending.
+    sqs = boto3.client("sqs")
+    [message] = sqs.receive_message(QueueUrl=get_settings().callback_queue_url)["Messages"]
+    record = {
+        "messageId": "m",
+        "receiptHandle": "r",
+        "body": message["Body"],
+        "attributes": {},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+    }
+    functions.invoke("CallbackFunction", {"Records": [record]})
+    sqs.delete_message(
+        QueueUrl=get_settings().callback_queue_url, ReceiptHandle=message["ReceiptHandle"]
+    )
+    delivery = store.get_delivery(delivery_id)
+    assert delivery is not None
+    assert store.claim_attempt(delivery, timedelta(seconds=60)) == 1
+    # While that claim is live, a duplicate task backs off instead of sending.
+    task = {"task": "deliver", "delivery_id": delivery_id, "not_before": "2026-01-01T00:00:00Z"}
+    assert deliver(task) == "claimed_elsewhere"
+    assert merchant.received == []
+    # Once the lease has lapsed, the retried task takes the next attempt and delivers.
+    delivery = store.get_delivery(delivery_id)
+    assert delivery is not None
+    delivery.update(actions=[type(delivery).claimed_until.set(delivery.created_at)])
+    assert deliver(task) == "delivered"
+    assert len(merchant.received) == 1
+    _pump(functions)  # the original task, still queued, finds the delivery done
+    assert len(merchant.received) == 1

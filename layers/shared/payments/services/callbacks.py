@@ -301,9 +301,10 @@ def deliver(task: dict[str, Any]) -> str:
     if endpoint is None or not endpoint.enabled:
         store.finish_delivery(delivery, "endpoint_disabled", None)
         return "endpoint_disabled"
-    attempt = int(delivery.attempts) + 1
     # Claim the attempt: a duplicate task for the same delivery stops here.
-    if not store.claim_attempt(delivery, attempt):
+    lease = timedelta(seconds=2 * get_settings().callback_timeout_seconds + 30)
+    attempt = store.claim_attempt(delivery, lease)
+    if attempt is None:
         return "claimed_elsewhere"
     body = delivery.body.encode()
     timestamp = int(time.time())

@@ -74,18 +74,30 @@ def get_delivery(delivery_id: str) -> DeliveryItem | None:
         return None
 
 
-def claim_attempt(delivery: DeliveryItem, attempt: int) -> bool:
-    """Take attempt number ``attempt``; False when another worker already has it."""
+def claim_attempt(delivery: DeliveryItem, lease: timedelta) -> int | None:
+    """Take the next attempt for ``lease``; None when another worker has it in flight.
+
+    The condition is on the attempt count we read and on no live claim: duplicate tasks lose
+    the race, while a worker that died mid-attempt only holds the delivery until its lease
+    lapses (then the retried task takes the next attempt).
+    """
+    attempt = int(delivery.attempts) + 1
+    now = datetime.now(UTC)
     try:
         delivery.update(
-            actions=[DeliveryItem.attempts.set(attempt)],
-            condition=(DeliveryItem.attempts == attempt - 1) & (DeliveryItem.status == "pending"),
+            actions=[
+                DeliveryItem.attempts.set(attempt),
+                DeliveryItem.claimed_until.set(now + lease),
+            ],
+            condition=(DeliveryItem.attempts == attempt - 1)
+            & (DeliveryItem.status == "pending")
+            & (DeliveryItem.claimed_until.does_not_exist() | (DeliveryItem.claimed_until < now)),
         )
     except UpdateError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
+            return None
         raise
-    return True
+    return attempt
 
 
 def record_attempt(item: DeliveryAttemptItem) -> None:
@@ -98,6 +110,7 @@ def finish_delivery(delivery: DeliveryItem, status: str, status_code: int | None
             DeliveryItem.status.set(status),
             _status_code(status_code),
             DeliveryItem.next_attempt_at.remove(),
+            DeliveryItem.claimed_until.remove(),
             DeliveryItem.updated_at.set(datetime.now(UTC)),
         ]
     )
@@ -108,6 +121,7 @@ def schedule_retry(delivery: DeliveryItem, status_code: int | None, at: datetime
         actions=[
             _status_code(status_code),
             DeliveryItem.next_attempt_at.set(at),
+            DeliveryItem.claimed_until.remove(),
             DeliveryItem.updated_at.set(datetime.now(UTC)),
         ]
     )
@@ -123,6 +137,7 @@ def _status_code(status_code: int | None) -> Any:
 def reopen_delivery(delivery: DeliveryItem, *, reset_attempts: bool) -> None:
     actions: list[Any] = [
         DeliveryItem.status.set("pending"),
+        DeliveryItem.claimed_until.remove(),
         DeliveryItem.updated_at.set(datetime.now(UTC)),
     ]
     if reset_attempts:

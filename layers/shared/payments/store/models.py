@@ -278,6 +278,8 @@ class DeliveryItem(PaymentsTableModel):
     status = UnicodeAttribute()  # pending | delivered | failed | endpoint_disabled
     attempts = NumberAttribute()
     next_attempt_at = UTCDateTimeAttribute(null=True)
+    # Set while an attempt is in flight; a worker that dies mid-attempt lets it lapse.
+    claimed_until = UTCDateTimeAttribute(null=True)
     last_status_code = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
