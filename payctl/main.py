@@ -148,6 +148,9 @@ def credentials_set(
     webhook_secret: Annotated[
         str | None, typer.Option(help="Stripe webhook signing secret (whsec_...); prompted.")
     ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="Omnisend API key; prompted if omitted.")
+    ] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Store but disable.")] = False,
 ) -> None:
     """Store a tenant's provider credentials, encrypted with the stack's KMS key."""
@@ -160,7 +163,7 @@ def credentials_set(
     if repositories.get_tenant(tenant) is None:
         errors.print(f"no tenant {tenant}")
         raise typer.Exit(1)
-    given = {"secret_key": secret_key, "webhook_secret": webhook_secret}
+    given = {"secret_key": secret_key, "webhook_secret": webhook_secret, "api_key": api_key}
     values = {
         name: given.get(name) or typer.prompt(name, hide_input=True)
         for name in REQUIRED_FIELDS[provider]

@@ -396,7 +396,12 @@ def test_a_worker_that_dies_mid_attempt_does_not_strand_the_delivery(
     assert delivery is not None
     assert store.claim_attempt(delivery, timedelta(seconds=60)) == 1
     # While that claim is live, a duplicate task backs off instead of sending.
-    task = {"task": "deliver", "delivery_id": delivery_id, "not_before": "2026-01-01T00:00:00Z"}
+    task = {
+        "task": "deliver",
+        "delivery_id": delivery_id,
+        "attempts_made": 0,
+        "not_before": "2026-01-01T00:00:00Z",
+    }
     assert deliver(task) == "claimed_elsewhere"
     assert merchant.received == []
     # Once the lease has lapsed, the retried task takes the next attempt and delivers.
@@ -407,3 +412,19 @@ def test_a_worker_that_dies_mid_attempt_does_not_strand_the_delivery(
     assert len(merchant.received) == 1
     _pump(functions)  # the original task, still queued, finds the delivery done
     assert len(merchant.received) == 1
+
+
+def test_a_duplicated_event_does_not_start_a_second_retry_chain(
+    local_callbacks: LocalStack, functions: FunctionRegistry, merchants: list[Merchant]
+) -> None:
+    tenant = new_tenant()
+    flaky = Merchant(statuses=[500, 500]).start()
+    merchants.append(flaky)
+    _register(functions, tenant, flaky.url)
+    _publish(tenant, "evt_dup")
+    _publish(tenant, "evt_dup")  # the bus and SQS deliver at least once
+    _pump(functions)
+    _, deliveries = _api(functions, tenant, "GET", "/v1/callbacks/deliveries?event_id=evt_dup")
+    [delivery] = deliveries["data"]
+    assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 204]
+    assert len(flaky.received) == 3

@@ -118,6 +118,11 @@ def test_credentials_are_stored_encrypted_and_only_shown_redacted(deployed: str)
     from payments.services.credentials import provider_credentials
 
     assert provider_credentials(tenant_id, "stripe").require("secret_key") == secret_key
+    code, output = _run(
+        "credentials", "set", tenant_id, "omnisend", "--api-key", "5f3a9c1e8b7d2a4f6e0c9b8a7d6c5678"
+    )
+    assert (code, "5f3a9c1e8b7d2a4f6e0c9b8a7d6c5678" in output) == (0, False)
+    assert "api_key: ****5678" in _run("credentials", "show", tenant_id, "omnisend")[1]
     assert _run("credentials", "show", tenant_id, "nowhere")[0] == 1
     assert _run("credentials", "set", tenant_id, "paypal", "--secret-key", "x")[0] == 2
 

@@ -32,7 +32,7 @@ def drain(queue_url: str, *, limit: int = 1000) -> Iterator[dict[str, Any]]:
     taken = 0
     while taken < limit:
         messages = client.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=min(10, limit - taken), WaitTimeSeconds=0
+            QueueUrl=queue_url, MaxNumberOfMessages=min(10, limit - taken), WaitTimeSeconds=1
         ).get("Messages", [])
         if not messages:
             return

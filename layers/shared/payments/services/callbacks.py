@@ -26,6 +26,7 @@ from aws_lambda_powertools import Logger
 from payments.aws import kms, sqs
 from payments.config import get_settings
 from payments.domain.callbacks import (
+    RETRY_DELAYS_SECONDS,
     ROTATION_OVERLAP_SECONDS,
     ResponseVerdict,
     judge_response,
@@ -220,8 +221,8 @@ def fan_out(bus_event: dict[str, Any]) -> int:
             if existing is None or existing.status != "pending" or int(existing.attempts) > 0:
                 continue  # fanned out before and already under way
             # Fanned out before, but maybe the task never made it to the queue: send it again
-            # (a duplicate task is harmless, attempts are claimed).
-        _enqueue(delivery_id, delay_seconds=0)
+            # (if both arrive, the one that finds its attempt taken is dropped).
+        _enqueue(delivery_id, 0, delay_seconds=0)
     return created
 
 
@@ -235,12 +236,22 @@ def handle_message(message: dict[str, Any]) -> str:
     return f"fanned out to {fan_out(message)} endpoint(s)"
 
 
-def _enqueue(delivery_id: str, *, delay_seconds: float, dead_letter: bool = False) -> None:
+def _enqueue(
+    delivery_id: str, attempts_made: int, *, delay_seconds: float, dead_letter: bool = False
+) -> None:
+    """A task for the next attempt. It names how many attempts were made when it was sent, so
+    a stale or duplicate task (one whose attempt was taken meanwhile) is dropped instead of
+    starting a second retry chain."""
     settings = get_settings()
     not_before = datetime.now(UTC) + timedelta(seconds=delay_seconds)
     sqs.send(
         settings.callback_dlq_url if dead_letter else settings.callback_queue_url,
-        {"task": "deliver", "delivery_id": delivery_id, "not_before": rfc3339(not_before)},
+        {
+            "task": "deliver",
+            "delivery_id": delivery_id,
+            "attempts_made": attempts_made,
+            "not_before": rfc3339(not_before),
+        },
         delay_seconds=0 if dead_letter else int(delay_seconds),
     )
 
@@ -292,10 +303,18 @@ def deliver(task: dict[str, Any]) -> str:
         return "unknown_delivery"
     if delivery.status != "pending":
         return f"already_{delivery.status}"
+    made, current = int(task.get("attempts_made", -1)), int(delivery.attempts)
+    if delivery.claimed_until is not None and delivery.claimed_until > datetime.now(UTC):
+        return "claimed_elsewhere"  # an attempt is in flight
+    # A lapsed claim that was never cleared: the worker died mid-attempt, and this is its task
+    # coming back from the queue. Anything else that does not match is stale or a duplicate.
+    orphaned = delivery.claimed_until is not None and made == current - 1
+    if made != current and not orphaned:
+        return "stale_task"
     not_before = datetime.fromisoformat(str(task.get("not_before", "")).replace("Z", "+00:00"))
     wait = (not_before - datetime.now(UTC)).total_seconds()
     if wait > 1:  # SQS delays top out at 15 minutes: hop until the time has come
-        _enqueue(delivery_id, delay_seconds=wait)
+        _enqueue(delivery_id, int(delivery.attempts), delay_seconds=wait)
         return "waiting"
     endpoint = store.get_endpoint(delivery.tenant_id, delivery.endpoint_id)
     if endpoint is None or not endpoint.enabled:
@@ -342,13 +361,16 @@ def deliver(task: dict[str, Any]) -> str:
     scheduled = next_delay(attempt)
     if scheduled is None:  # the schedule is spent, Retry-After or not
         store.finish_delivery(delivery, "failed", result.status_code)
-        _enqueue(delivery_id, delay_seconds=0, dead_letter=True)
+        _enqueue(delivery_id, attempt, delay_seconds=0, dead_letter=True)
         logger.warning("callback delivery failed for good", extra={"delivery_id": delivery_id})
         return "failed"
-    retry_in = verdict.retry_after if verdict.retry_after is not None else scheduled
+    # Retry-After is honoured, but never sooner than the schedule's first step.
+    retry_in = (
+        max(verdict.retry_after, RETRY_DELAYS_SECONDS[0]) if verdict.retry_after else scheduled
+    )
     delay = retry_in * get_settings().callback_retry_time_scale
     store.schedule_retry(delivery, result.status_code, datetime.now(UTC) + timedelta(seconds=delay))
-    _enqueue(delivery_id, delay_seconds=delay)
+    _enqueue(delivery_id, attempt, delay_seconds=delay)
     return "retry_scheduled"
 
 
@@ -376,20 +398,27 @@ def retry_delivery(tenant_id: str, delivery_id: str) -> dict[str, Any]:
     delivery = store.get_delivery(delivery_id)
     if delivery is None or delivery.tenant_id != tenant_id:
         raise DeliveryNotFoundError(f"no delivery {delivery_id}")
-    store.reopen_delivery(delivery, reset_attempts=delivery.status == "failed")
-    _enqueue(delivery_id, delay_seconds=0)
+    reset = delivery.status == "failed"
+    store.reopen_delivery(delivery, reset_attempts=reset)
+    _enqueue(delivery_id, 0 if reset else int(delivery.attempts), delay_seconds=0)
     return {"delivery_id": delivery_id, "status": "pending"}
 
 
 def replay_dead_letters(limit: int = 1000) -> int:
-    """`payctl callbacks replay`: every failed delivery in the DLQ gets a fresh schedule."""
+    """`payctl callbacks replay`: every failed delivery in the DLQ gets a fresh schedule, and
+    events whose fan-out kept failing are fanned out again."""
+    settings = get_settings()
     replayed = 0
-    for task in sqs.drain(get_settings().callback_dlq_url, limit=limit):
-        delivery = store.get_delivery(str(task.get("delivery_id", "")))
+    for message in sqs.drain(settings.callback_dlq_url, limit=limit):
+        if message.get("task") != "deliver":
+            sqs.send(settings.callback_queue_url, message)  # a bus event: fan it out again
+            replayed += 1
+            continue
+        delivery = store.get_delivery(str(message.get("delivery_id", "")))
         if delivery is None or delivery.status == "delivered":
             continue
         store.reopen_delivery(delivery, reset_attempts=True)
-        _enqueue(delivery.delivery_id, delay_seconds=0)
+        _enqueue(delivery.delivery_id, 0, delay_seconds=0)
         replayed += 1
     return replayed
 

@@ -10,6 +10,7 @@ from payments.providers.base import Credentials, ProviderUnavailableError
 # The fields each provider's secret must hold (others are ignored).
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "stripe": ("secret_key", "webhook_secret"),
+    "omnisend": ("api_key",),
 }
 
 

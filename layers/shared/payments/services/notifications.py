@@ -52,8 +52,7 @@ def notify(bus_event: dict[str, Any]) -> str:
         "eventID": str(uuid.UUID(hex=envelope["id"].removeprefix("evt_"))),
         "eventTime": envelope["occurred_at"],
     }
-    _send(str(secret["api_key"]), body)
-    return "sent"
+    return "sent" if _send(str(secret["api_key"]), body) else "rejected_by_omnisend"
 
 
 def _contact_and_properties(envelope: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
@@ -77,7 +76,8 @@ def _contact_and_properties(envelope: dict[str, Any]) -> tuple[str | None, dict[
     return customer.get("email"), properties
 
 
-def _send(api_key: str, body: dict[str, Any]) -> None:
+def _send(api_key: str, body: dict[str, Any]) -> bool:
+    """True once Omnisend accepted the event; False if it refused it for good."""
     url = get_settings().omnisend_api_base.rstrip("/") + "/v5/events"
     payload = json.dumps(body).encode()
     for attempt in range(1, ATTEMPTS + 1):
@@ -89,12 +89,12 @@ def _send(api_key: str, body: dict[str, Any]) -> None:
         )
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS):  # noqa: S310
-                return
+                return True
         except urllib.error.HTTPError as error:
             if error.code != 429 and error.code < 500:
                 # A request Omnisend will never accept: retrying cannot help.
                 logger.error("omnisend refused the event", extra={"status": error.code})
-                return
+                return False
             wait = _retry_after(error.headers.get("Retry-After"), attempt)
         except (urllib.error.URLError, TimeoutError, OSError):
             wait = _retry_after(None, attempt)

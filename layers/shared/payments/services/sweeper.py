@@ -48,6 +48,12 @@ def sweep(now: datetime | None = None) -> SweepReport:
                 extra={"payment_id": payment.payment_id, "code": error.code},
             )
             continue
+        except Exception:  # one bad payment must not stop the sweep of the others
+            report.errors += 1
+            logger.exception(
+                "sweeper failed on a payment", extra={"payment_id": payment.payment_id}
+            )
+            continue
         if observed is None:
             report.still_open += 1
             continue
