@@ -25,16 +25,17 @@ import logging
 import math
 import re
 import secrets
-import socket
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TypeGuard, cast
+from typing import Any, TypeGuard
 from urllib.parse import parse_qs, urlsplit
+
+from devstack.sandboxes.http import LocalServer
+from devstack.sandboxes.http import Response as _Response
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ Json = dict[str, Any]
 
 RATE_LIMIT_PER_MINUTE = 400  # Omnisend's limit per brand
 RATE_LIMIT_WINDOW_SECONDS = 60.0
-MAX_BODY_BYTES = 1024 * 1024
 API_KEY_HEADER = "x-api-key"
 EVENT_FIELDS = frozenset({"eventName", "origin", "contact", "properties", "eventID", "eventTime"})
 
@@ -106,14 +106,6 @@ class ProblemError(Exception):
         return problem
 
 
-@dataclass
-class _Response:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 def _json(status: int, body: Json) -> _Response:
     return _Response(status, json.dumps(body).encode())
 
@@ -143,59 +135,6 @@ class _FailNext:
     retry_after: int | None = 1
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], sandbox: OmnisendSandbox) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.sandbox = sandbox
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "OmnisendSandbox/1.0"
-    timeout = 60
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        sandbox = cast(_Server, self.server).sandbox
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY_BYTES:
-            self.close_connection = True
-            status = 400 if length < 0 else 413
-            response = _problem(ProblemError(status, "invalid or oversized request body"))
-        else:
-            body = self.rfile.read(length) if length else b""
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            response = sandbox.handle(self.command, self.path, headers, body)
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        self.wfile.write(response.body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
-        logger.debug("%s %s", self.address_string(), format % args)
-
-
 class OmnisendSandbox:
     """An Omnisend on 127.0.0.1: brands with API keys, ``POST /v5/events``, limits and failures."""
 
@@ -217,35 +156,16 @@ class OmnisendSandbox:
         self._lock = threading.Lock()
         self._brands: dict[str, _Brand] = {}  # by API key
         self._fail_next = _FailNext()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = LocalServer(self, host, port, name="OmnisendSandbox/1.0")
 
     # ----------------------------------------------------------------- lifecycle
 
     def start(self) -> OmnisendSandbox:
-        if self._server is not None:
-            raise RuntimeError("the Omnisend sandbox is already running")
-        self._server = _Server((self.host, self.port), self)
-        port = self._server.server_address[1]
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        self.base_url = f"http://{host}:{port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="omnisend-sandbox",
-            daemon=True,
-        )
-        self._thread.start()
+        self.base_url = self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._http.stop()
 
     def __enter__(self) -> OmnisendSandbox:
         return self.start()
@@ -303,7 +223,10 @@ class OmnisendSandbox:
 
     # ----------------------------------------------------------------- HTTP
 
-    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> _Response:
+    def refuse_body(self, status: int) -> _Response:
+        return _problem(ProblemError(status, "invalid or oversized request body"))
+
+    def respond(self, method: str, target: str, headers: dict[str, str], body: bytes) -> _Response:
         parts = urlsplit(target)
         try:
             if parts.path.startswith("/_sandbox/"):

@@ -26,7 +26,6 @@ import json
 import logging
 import re
 import secrets
-import socket
 import string
 import threading
 import time
@@ -35,9 +34,11 @@ import urllib.request
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any, NoReturn, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from devstack.sandboxes.http import LocalServer
+from devstack.sandboxes.http import Response as _Response
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,6 @@ SESSION_MIN_LIFETIME_SECONDS = 30 * 60
 SESSION_MAX_LIFETIME_SECONDS = 24 * 3600
 EXPIRES_AT_GRACE_SECONDS = 5  # the client computed expires_at a moment before we received it
 MAX_AMOUNT = 99_999_999  # Stripe's ceiling for one amount in minor units
-MAX_BODY_BYTES = 1024 * 1024
 METADATA_MAX_KEYS = 50
 METADATA_KEY_MAX_LENGTH = 40
 METADATA_VALUE_MAX_LENGTH = 500
@@ -532,14 +532,6 @@ class _EndpointDelivery:
 
 
 @dataclass
-class _Response:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
 class _StoredResponse:
     fingerprint: tuple[str, str, tuple[tuple[str, str], ...]]
     response: _Response
@@ -743,65 +735,6 @@ _AdminHandler = Callable[[Json, str], Json]
 _PageHandler = Callable[[str], _Response]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], sandbox: StripeSandbox) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.sandbox = sandbox
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "StripeSandbox/1.0"
-    timeout = 60  # idle keep-alive connections do not pin a thread forever
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        sandbox = cast(_Server, self.server).sandbox
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY_BYTES:
-            self.close_connection = True
-            response = _json_response(
-                400 if length < 0 else 413,
-                StripeApiError(400, "Invalid or oversized request body").body(),
-            )
-        else:
-            body = self.rfile.read(length) if length else b""
-            parts = urlsplit(self.path)
-            request = _Request(
-                method=self.command,
-                path=parts.path,
-                query=parts.query,
-                headers={name.lower(): value for name, value in self.headers.items()},
-                body=body,
-            )
-            response = sandbox.handle_request(request)
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        self.wfile.write(response.body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
-        logger.debug("%s %s", self.address_string(), format % args)
-
-
 # --------------------------------------------------------------------------- the sandbox
 
 
@@ -820,8 +753,7 @@ class StripeSandbox:
         self._clock_offset = 0.0
         self._timers: list[threading.Timer] = []
         self._outbox = _Outbox(self._send_webhook, self._delivery_finished)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = LocalServer(self, host, port, name="StripeSandbox/1.0")
         self._api_routes: list[tuple[str, re.Pattern[str], _ApiHandler]] = [
             ("POST", _route("/v1/customers"), self._api_create_customer),
             ("GET", _route("/v1/customers"), self._api_list_customers),
@@ -871,26 +803,11 @@ class StripeSandbox:
     # ----------------------------------------------------------------- lifecycle and Python API
 
     def start(self) -> StripeSandbox:
-        if self._server is not None:
-            raise RuntimeError("the Stripe sandbox is already running")
-        self._server = _Server((self.host, self.port), self)
-        port = self._server.server_address[1]
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        self.base_url = f"http://{host}:{port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},  # stop() returns promptly
-            name="stripe-sandbox",
-            daemon=True,
-        )
-        self._thread.start()
+        self.base_url = self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._http.stop()
         with self._lock:
             for timer in self._timers:
                 timer.cancel()
@@ -1040,6 +957,15 @@ class StripeSandbox:
             return copy.deepcopy(session)
 
     # ----------------------------------------------------------------- request entry point
+
+    def respond(self, method: str, target: str, headers: dict[str, str], body: bytes) -> _Response:
+        parts = urlsplit(target)
+        return self.handle_request(_Request(method, parts.path, parts.query, headers, body))
+
+    def refuse_body(self, status: int) -> _Response:
+        return _json_response(
+            status, StripeApiError(400, "Invalid or oversized request body").body()
+        )
 
     def handle_request(self, request: _Request) -> _Response:
         try:

@@ -1,0 +1,126 @@
+"""The HTTP plumbing every sandbox shares: a threaded server on 127.0.0.1 that reads each
+request (with a body-size limit) and writes back whatever the sandbox's ``respond`` returns."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol, cast
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Responder(Protocol):
+    def respond(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
+        """Answer one request; ``target`` is the raw path with its query string."""
+        ...
+
+    def refuse_body(self, status: int) -> Response:
+        """The answer to a missing/invalid (400) or oversized (413) body, in the API's shape."""
+        ...
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], responder: Responder, version: str) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.responder = responder
+        self.version = version
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 60  # idle keep-alive connections do not pin a thread forever
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def version_string(self) -> str:
+        return cast(_Server, self.server).version
+
+    def _serve(self) -> None:
+        responder = cast(_Server, self.server).responder
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            self.close_connection = True
+            response = responder.refuse_body(400 if length < 0 else 413)
+        else:
+            body = self.rfile.read(length) if length else b""
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            response = responder.respond(self.command, self.path, headers, body)
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+        logger.debug("%s %s", self.address_string(), format % args)
+
+
+class LocalServer:
+    """One responder served on a daemon thread; ``start`` returns the base URL."""
+
+    def __init__(self, responder: Responder, host: str, port: int, *, name: str) -> None:
+        self._responder = responder
+        self._address = (host, port)
+        self._name = name
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> str:
+        if self._server is not None:
+            raise RuntimeError(f"the {self._name} is already running")
+        self._server = _Server(self._address, self._responder, self._name)
+        host, port = self._address[0], self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() returns promptly
+            name=self._name,
+            daemon=True,
+        )
+        self._thread.start()
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
