@@ -42,6 +42,8 @@ from payments.store.models import CallbackEndpointItem, DeliveryAttemptItem, Del
 logger = Logger(child=True)
 
 MAX_ENDPOINTS = 20
+# Deliveries and their attempts are kept this long (the retry schedule spans about 3 days).
+DELIVERY_RETENTION = timedelta(days=30)
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # Cloud metadata services answer on these; never a destination, whatever DNS says.
 METADATA_ADDRESSES = frozenset(
@@ -213,6 +215,7 @@ def fan_out(bus_event: dict[str, Any]) -> int:
             next_attempt_at=now,
             created_at=now,
             updated_at=now,
+            ttl=now + DELIVERY_RETENTION,
         )
         if store.create_delivery(delivery):
             created += 1
@@ -345,6 +348,7 @@ def deliver(task: dict[str, Any]) -> str:
             delivery_id=delivery_id,
             attempt=attempt,
             started_at=datetime.now(UTC),
+            ttl=datetime.now(UTC) + DELIVERY_RETENTION,
             status_code=result.status_code,
             latency_ms=result.latency_ms,
             error=result.error,
