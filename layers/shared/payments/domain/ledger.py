@@ -15,9 +15,13 @@ Accounts (per tenant):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from payments.money import Amount, MoneyError, amount_for
+
+K = TypeVar("K")
 
 
 class UnbalancedEntryError(MoneyError):
@@ -65,11 +69,7 @@ class JournalEntry:
     def __post_init__(self) -> None:
         if len(self.lines) < 2:
             raise UnbalancedEntryError("a journal entry needs at least two lines")
-        totals: dict[str, list[Amount]] = defaultdict(lambda: [0, 0])
-        for line in self.lines:
-            totals[line.currency][0] += line.debit
-            totals[line.currency][1] += line.credit
-        for currency, (debits, credits) in totals.items():
+        for currency, (debits, credits) in totals(self.lines, _by_currency).items():
             if debits != credits:
                 raise UnbalancedEntryError(
                     f"entry does not balance in {currency}: debits {debits} != credits {credits}"
@@ -77,11 +77,26 @@ class JournalEntry:
 
     def net_by_account(self) -> dict[tuple[str, str], tuple[Amount, Amount]]:
         """(account, currency) -> (debits, credits) summed over this entry's lines."""
-        sums: dict[tuple[str, str], list[Amount]] = defaultdict(lambda: [0, 0])
-        for line in self.lines:
-            sums[(line.account, line.currency)][0] += line.debit
-            sums[(line.account, line.currency)][1] += line.credit
-        return {key: (value[0], value[1]) for key, value in sums.items()}
+        return totals(self.lines, _by_account)
+
+
+def totals(
+    lines: Iterable[JournalLine], key: Callable[[JournalLine], K]
+) -> dict[K, tuple[Amount, Amount]]:
+    """(debits, credits) of ``lines`` summed per ``key`` (currency, account + currency...)."""
+    sums: dict[K, list[Amount]] = defaultdict(lambda: [0, 0])
+    for line in lines:
+        sums[key(line)][0] += line.debit
+        sums[key(line)][1] += line.credit
+    return {k: (debits, credits) for k, (debits, credits) in sums.items()}
+
+
+def _by_currency(line: JournalLine) -> str:
+    return line.currency
+
+
+def _by_account(line: JournalLine) -> tuple[str, str]:
+    return line.account, line.currency
 
 
 def capture_entry(
@@ -141,15 +156,9 @@ def reconcile(
     its journal lines, including an account with lines but no balance item and vice versa.
     """
     problems: list[LedgerDiscrepancy] = []
-    summed: dict[tuple[str, str], list[Amount]] = defaultdict(lambda: [0, 0])
+    summed = totals((line for _, lines in entries for line in lines), _by_account)
     for entry_id, lines in entries:
-        per_currency: dict[str, list[Amount]] = defaultdict(lambda: [0, 0])
-        for line in lines:
-            per_currency[line.currency][0] += line.debit
-            per_currency[line.currency][1] += line.credit
-            summed[(line.account, line.currency)][0] += line.debit
-            summed[(line.account, line.currency)][1] += line.credit
-        for currency, (debits, credits) in per_currency.items():
+        for currency, (debits, credits) in totals(lines, _by_currency).items():
             if debits != credits:
                 problems.append(
                     LedgerDiscrepancy(
@@ -159,7 +168,7 @@ def reconcile(
     stored = {(b.account, b.currency): b for b in balances}
     for key in sorted(set(summed) | set(stored)):
         account, currency = key
-        expected_debits, expected_credits = summed.get(key, [0, 0])
+        expected_debits, expected_credits = summed.get(key, (0, 0))
         balance = stored.get(key)
         if balance is None:
             problems.append(LedgerDiscrepancy(account, currency, "journal lines but no balance"))
