@@ -17,10 +17,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from devstack.http_server import Response
 from devstack.lambdas import FunctionRegistry
 from devstack.template import ACCOUNT_ID, ApiRoute, LocalStack
 
@@ -71,7 +71,32 @@ class _AuthorizerCache:
                 self._entries[key] = (time.monotonic() + self._ttl, policy)
 
 
-class RestApiGateway:
+class _GatewayResponder:
+    """Serves a gateway through devstack.http_server: ``handle`` answers (status, headers,
+    body) and ``error`` API Gateway's own errors."""
+
+    max_body_bytes = MAX_BODY_BYTES
+
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        raise NotImplementedError
+
+    def error(self, kind: tuple[str, int, str]) -> tuple[int, dict[str, str], bytes]:
+        raise NotImplementedError
+
+    def respond(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, client_ip: str
+    ) -> Response:
+        status, reply_headers, reply = self.handle(method, target, headers, body, client_ip)
+        return Response(status, reply, content_type=None, headers=reply_headers)
+
+    def refuse_body(self, status: int) -> Response:
+        status, reply_headers, reply = self.error(TOO_LARGE if status == 413 else BAD_BODY)
+        return Response(status, reply, content_type=None, headers=reply_headers)
+
+
+class RestApiGateway(_GatewayResponder):
     def __init__(
         self, stack: LocalStack, functions: FunctionRegistry, *, cache_ttl: int | None = None
     ) -> None:
@@ -235,6 +260,7 @@ MISSING_ROUTE = ("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication To
 AUTHORIZER_FAILURE = ("AUTHORIZER_FAILURE", 500, "Internal server error")
 INTEGRATION_FAILURE = ("INTEGRATION_FAILURE", 502, "Internal server error")
 TOO_LARGE = ("REQUEST_TOO_LARGE", 413, "Request Too Long")
+BAD_BODY = ("BAD_REQUEST_BODY", 400, "Invalid request body")
 
 
 def gateway_error(
@@ -253,7 +279,7 @@ def gateway_error(
     return status, {"Content-Type": "application/json"}, body.encode()
 
 
-class FunctionUrlGateway:
+class FunctionUrlGateway(_GatewayResponder):
     """Lambda function URLs: ``/<LogicalId>/<rawPath>`` becomes a payload 2.0 event.
 
     In AWS each function URL is a host of its own; locally one server carries them all, the
@@ -319,42 +345,3 @@ class FunctionUrlGateway:
             {"Content-Type": "application/json"},
             json.dumps({"Message": kind[2]}).encode(),
         )
-
-
-def serve(
-    gateway: RestApiGateway | FunctionUrlGateway, host: str, port: int
-) -> ThreadingHTTPServer:
-    """Start serving in a daemon thread; returns the server (``server_address`` has the port)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _dispatch(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
-                self._reply(*gateway.error(TOO_LARGE))
-                return
-            body = self.rfile.read(length) if length else b""
-            headers = dict(self.headers.items())
-            self._reply(
-                *gateway.handle(self.command, self.path, headers, body, self.client_address[0])
-            )
-
-        def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
-                if name.lower() not in {"content-length", "connection"}:
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch  # noqa: N815
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass  # the functions log; the gateway keeps quiet
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server

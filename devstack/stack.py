@@ -7,13 +7,13 @@ import logging
 import os
 import socket
 from dataclasses import asdict, dataclass
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-from devstack.gateway import FunctionUrlGateway, RestApiGateway, serve
+from devstack.gateway import FunctionUrlGateway, RestApiGateway
+from devstack.http_server import LocalServer
 from devstack.lambdas import FunctionRegistry
 from devstack.moto_support import serialize_dynamodb
 from devstack.provision import provision
@@ -89,7 +89,7 @@ class DevStack:
         self.schedule_interval = schedule_interval
         self.parameters = dict(parameters or {})
         self._moto: ThreadedMotoServer | None = None
-        self._servers: list[ThreadingHTTPServer] = []
+        self._servers: list[LocalServer] = []
         self.stripe: StripeSandbox | None = None
         self.omnisend: OmnisendSandbox | None = None
         self.bookings: BookingsApp | None = None
@@ -133,15 +133,20 @@ class DevStack:
 
         functions = FunctionRegistry(stack)
         gateway = RestApiGateway(stack, functions)
-        api = serve(gateway, self.host, self.ports["api"])
-        webhooks = serve(FunctionUrlGateway(stack, functions), self.host, self.ports["webhooks"])
+        api = LocalServer(gateway, self.host, self.ports["api"], name="LocalApiGateway/1.0")
+        webhooks = LocalServer(
+            FunctionUrlGateway(stack, functions),
+            self.host,
+            self.ports["webhooks"],
+            name="LocalFunctionUrls/1.0",
+        )
         self._servers = [api, webhooks]
+        api_url, function_urls = api.start(), webhooks.start()
         # Stream -> pipe -> bus -> SQS -> functions, and the schedules, as in AWS.
         self.relays = Relays(
             stack, functions, schedule_interval_override=self.schedule_interval
         ).start()
-        base_url = f"http://{self.host}:{api.server_address[1]}/{gateway.stage}"
-        function_urls = f"http://{self.host}:{webhooks.server_address[1]}"
+        base_url = f"{api_url}/{gateway.stage}"
         demo = _seed_demo(self.stripe, f"{function_urls}/WebhookStripeFunction", self.omnisend)
         self.bookings = _start_bookings(
             self.host, self.ports["bookings"], base_url, demo["api_key"], demo["tenant_id"]
@@ -165,8 +170,7 @@ class DevStack:
         if self.bookings is not None:
             self.bookings.stop()
         for server in self._servers:
-            server.shutdown()
-            server.server_close()
+            server.stop()
         if self.omnisend is not None:
             self.omnisend.stop()
         if self.stripe is not None:

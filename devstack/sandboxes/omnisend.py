@@ -34,8 +34,8 @@ from http import HTTPStatus
 from typing import Any, TypeGuard
 from urllib.parse import parse_qs, urlsplit
 
-from devstack.sandboxes.http import LocalServer
-from devstack.sandboxes.http import Response as _Response
+from devstack.http_server import MAX_BODY_BYTES, LocalServer
+from devstack.http_server import Response as _Response
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +226,12 @@ class OmnisendSandbox:
     def refuse_body(self, status: int) -> _Response:
         return _problem(ProblemError(status, "invalid or oversized request body"))
 
-    def respond(self, method: str, target: str, headers: dict[str, str], body: bytes) -> _Response:
+    max_body_bytes = MAX_BODY_BYTES
+
+    def respond(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, client_ip: str
+    ) -> _Response:
+        headers = {name.lower(): value for name, value in headers.items()}
         parts = urlsplit(target)
         try:
             if parts.path.startswith("/_sandbox/"):

@@ -37,8 +37,8 @@ from decimal import Decimal
 from typing import IO, Any, NoReturn, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from devstack.sandboxes.http import LocalServer
-from devstack.sandboxes.http import Response as _Response
+from devstack.http_server import MAX_BODY_BYTES, LocalServer
+from devstack.http_server import Response as _Response
 
 logger = logging.getLogger(__name__)
 
@@ -958,9 +958,14 @@ class StripeSandbox:
 
     # ----------------------------------------------------------------- request entry point
 
-    def respond(self, method: str, target: str, headers: dict[str, str], body: bytes) -> _Response:
+    max_body_bytes = MAX_BODY_BYTES
+
+    def respond(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, client_ip: str
+    ) -> _Response:
         parts = urlsplit(target)
-        return self.handle_request(_Request(method, parts.path, parts.query, headers, body))
+        lowered = {name.lower(): value for name, value in headers.items()}
+        return self.handle_request(_Request(method, parts.path, parts.query, lowered, body))
 
     def refuse_body(self, status: int) -> _Response:
         return _json_response(

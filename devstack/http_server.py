@@ -1,5 +1,6 @@
-"""The HTTP plumbing every sandbox shares: a threaded server on 127.0.0.1 that reads each
-request (with a body-size limit) and writes back whatever the sandbox's ``respond`` returns."""
+"""The HTTP plumbing the devstack's servers share (the local API Gateway, function URLs and the
+sandboxes): a threaded server on 127.0.0.1 that reads each request, with a body-size limit, and
+writes back whatever its responder's ``respond`` returns."""
 
 from __future__ import annotations
 
@@ -13,19 +14,27 @@ from typing import Any, Protocol, cast
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+# Written by the server itself; a responder's own copies are dropped.
+_HOP_HEADERS = frozenset({"content-length", "connection"})
 
 
 @dataclass
 class Response:
     status: int
     body: bytes
-    content_type: str = "application/json"
+    # None: the responder sets Content-Type among its headers (or sends none).
+    content_type: str | None = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
 
 
 class Responder(Protocol):
-    def respond(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
-        """Answer one request; ``target`` is the raw path with its query string."""
+    max_body_bytes: int
+
+    def respond(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, client_ip: str
+    ) -> Response:
+        """Answer one request. ``target`` is the raw path with its query string; ``headers``
+        keep the case the client sent."""
         ...
 
     def refuse_body(self, status: int) -> Response:
@@ -57,6 +66,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._serve()
 
+    def do_PATCH(self) -> None:
+        self._serve()
+
     def do_DELETE(self) -> None:
         self._serve()
 
@@ -69,17 +81,21 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
-        if length < 0 or length > MAX_BODY_BYTES:
+        if length < 0 or length > responder.max_body_bytes:
             self.close_connection = True
             response = responder.refuse_body(400 if length < 0 else 413)
         else:
             body = self.rfile.read(length) if length else b""
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            response = responder.respond(self.command, self.path, headers, body)
+            headers = dict(self.headers.items())
+            response = responder.respond(
+                self.command, self.path, headers, body, self.client_address[0]
+            )
         self.send_response(response.status)
         for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", response.content_type)
+            if name.lower() not in _HOP_HEADERS:
+                self.send_header(name, value)
+        if response.content_type is not None:
+            self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         self.wfile.write(response.body)
