@@ -3,20 +3,45 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 SAM_VENV ?= .venv-sam
+CHECKOV_VENV ?= .venv-checkov
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test lint typecheck unit integration e2e build validate deploy-dev deploy-prod clean
+.PHONY: dev test lint typecheck unit integration e2e build validate checkov openapi deploy-dev deploy-prod clean
 
+# pip stays quiet (readable `make test` logs); each step says what it installs and how long it
+# takes, so a first `make dev` is not minutes of silence.
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt pyproject.toml
+	@test -x $(BIN)/python || echo "==> Creating the virtualenv $(VENV) (a few seconds)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "==> Installing the pinned packages of requirements-dev.txt into $(VENV): boto3, moto,"
+	@echo "    Powertools, pydantic, pynamodb, stripe, pytest, ruff, mypy, playwright... (first run:"
+	@echo "    about 1 to 3 minutes, depending on the network; later only after a requirements change)"
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@echo "==> Installing this repository into $(VENV) as an editable package (a few seconds)"
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@echo "==> $(VENV) is ready"
 	touch $@
+
+# The browser test (tests/e2e/test_new_user.py) drives Debian's chromium; Playwright never
+# downloads a browser of its own. CI runs as root with Debian's package registry reachable.
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@echo "==> Installing Debian's chromium for the browser test (apt-get, about 1 to 2 minutes)"
+	@test "$$(id -u)" = 0 || { echo "chromium is missing and installing it needs root:" \
+		"run 'sudo apt-get install -y chromium' (Debian), then make again" >&2; exit 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+	@echo "==> $$($(CHROMIUM) --version 2>/dev/null) is installed"
 
 $(SAM_VENV)/.installed: requirements-sam.txt
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 include mk/sam.mk
@@ -42,10 +67,24 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed
 	$(BIN)/pytest tests/integration
 
-e2e: $(VENV)/.installed
-	$(BIN)/pytest tests/e2e
+e2e: $(VENV)/.installed $(CHROMIUM)
+	CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/e2e
 
-validate: sam-validate cfn-lint
+## validate: sam validate --lint, cfn-lint and checkov on template.yaml
+validate: sam-validate cfn-lint checkov
+
+# Offline and the same on every run: no API key (so no platform calls), no download of policy
+# metadata, no version check, only the CloudFormation checks (SAM included). Any failed check
+# fails the build: each finding is fixed in template.yaml or skipped there with a reason
+# (`Metadata: checkov: skip: - id: ... comment: ...`).
+CHECKOV_ENV := BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true
+checkov: $(CHECKOV_VENV)/.installed
+	env -u BC_API_KEY -u PRISMA_API_URL $(CHECKOV_ENV) $(CHECKOV_VENV)/bin/checkov \
+		--file template.yaml --framework cloudformation --skip-download --quiet --compact
+
+## openapi: regenerate docs/openapi.json from the handlers (a unit test fails when it drifts)
+openapi: $(VENV)/.installed
+	$(BIN)/python scripts/openapi.py
 
 build: sam-build
 

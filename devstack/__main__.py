@@ -13,7 +13,20 @@ from devstack.stack import DevStack, DevStackInfo, PortInUseError
 DEFAULT_STATE_FILE = Path(".devstack/state.json")
 
 
-def _usage(info: DevStackInfo) -> str:
+# Each server's port when neither --<name>-port nor --free-ports says otherwise.
+DEFAULT_PORTS = {
+    "api": 3000,
+    "webhooks": 3001,
+    "pages": 3002,
+    "aws": 5000,
+    "stripe": 12111,
+    "omnisend": 12112,
+    "bookings": 8080,
+}
+
+
+def _usage(info: DevStackInfo, payctl: str) -> str:
+    pages = info.return_pages_url
     return f"""
 Payments devstack is up (moto as AWS, real handlers behind a local API Gateway).
 
@@ -23,46 +36,52 @@ Payments devstack is up (moto as AWS, real handlers behind a local API Gateway).
   Stripe sandbox   {info.stripe_sandbox_url}  (webhooks go to WebhookStripeFunction)
   Omnisend sandbox {info.omnisend_sandbox_url}  (e-mails: GET /_sandbox/events)
   Bookings app     {info.bookings_app_url}  (reference consumer, receives our callbacks)
+  Shop pages       {pages}  (/thanks and /cancelled: success_url, cancel_url)
   Demo tenant      {info.tenant_name} ({info.tenant_id}), Stripe sandbox account connected
-  API key          {info.api_key}   (id {info.api_key_id}; shown once)
   Demo payment     {info.demo_payment_id}
 
-Try it:
-  curl -s {info.api_base_url}/v1/health
-  curl -s -H "Authorization: Bearer {info.api_key}" \\
-       {info.api_base_url}/v1/payments/{info.demo_payment_id}
-  curl -s -H "Authorization: Bearer {info.api_key}" \\
-       "{info.api_base_url}/v1/payments?payable_type=booking&payable_id=bk_demo_1"
-  .venv/bin/payctl --local ledger verify
+The demo tenant's API key (id {info.api_key_id}) is printed this once, on the next line.
+Paste that line into your shell: the commands below use $BASE and $KEY.
+  export BASE={info.api_base_url} KEY={info.api_key}
 
-Take a payment with Stripe Checkout (open checkout_url in a browser and press Pay):
-  curl -s -X POST -H "Authorization: Bearer {info.api_key}" \\
+Try it:
+  curl -s $BASE/v1/health
+  curl -s -H "Authorization: Bearer $KEY" $BASE/v1/payments/{info.demo_payment_id}
+  curl -s -H "Authorization: Bearer $KEY" \\
+       "$BASE/v1/payments?payable_type=booking&payable_id=bk_demo_1"
+  {payctl} ledger verify
+
+Take a payment with Stripe Checkout (amounts are in minor units: 4500 is USD 45.00). Open the
+answer's checkout_url in a browser and press Pay; you land on the shop's thanks page:
+  curl -s -X POST -H "Authorization: Bearer $KEY" \\
        -H "Idempotency-Key: demo-$(date +%s)" -H "Content-Type: application/json" \\
        -d '{{"payable_type":"booking","payable_id":"bk_2","amount":4500,"currency":"USD",
-            "description":"Massage","success_url":"http://localhost:3000/thanks",
-            "customer":{{"email":"ann@example.com"}}}}' \\
-       {info.api_base_url}/v1/checkout
-Or book through the reference app (it calls /v1/checkout and is confirmed by our callback):
+            "description":"Massage","customer":{{"email":"ann@example.com"}},
+            "success_url":"{pages}/thanks?session_id={{CHECKOUT_SESSION_ID}}",
+            "cancel_url":"{pages}/cancelled"}}' \\
+       $BASE/v1/checkout
+Or book through the reference app (it calls /v1/checkout): open the answer's checkout_url and
+press Pay; the booking's page shows CONFIRMED as soon as our callback has reached the app:
   curl -s -X POST -H "Content-Type: application/json" {info.bookings_app_url}/bookings \\
        -d '{{"service":"Haircut","amount":2500,"currency":"USD","customer_email":"a@b.co"}}'
-Then refund part of it:
-  curl -s -X POST -H "Authorization: Bearer {info.api_key}" \\
+Then refund part of a payment:
+  curl -s -X POST -H "Authorization: Bearer $KEY" \\
        -H "Idempotency-Key: refund-$(date +%s)" -H "Content-Type: application/json" \\
-       -d '{{"amount":1500}}' {info.api_base_url}/v1/payments/<payment_id>/refunds
+       -d '{{"amount":1500}}' $BASE/v1/payments/<payment_id>/refunds
 
 Press Ctrl-C to stop.
 """
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with every ``<name>_port`` resolved: the port given for it, else any
+    free port (0) under --free-ports, else its default."""
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--api-port", type=int, default=3000)
-    parser.add_argument("--aws-port", type=int, default=5000)
-    parser.add_argument("--webhooks-port", type=int, default=3001)
-    parser.add_argument("--stripe-port", type=int, default=12111)
-    parser.add_argument("--omnisend-port", type=int, default=12112)
-    parser.add_argument("--bookings-port", type=int, default=8080)
+    for name, default in DEFAULT_PORTS.items():
+        parser.add_argument(
+            f"--{name}-port", type=int, default=None, help=f"default {default}; 0: any free port"
+        )
     parser.add_argument(
         "--schedule-interval",
         type=float,
@@ -75,14 +94,20 @@ def main(argv: list[str] | None = None) -> int:
         help="the template's SweeperPendingAgeMinutes (how stale a payment must be to sweep)",
     )
     parser.add_argument(
-        "--free-ports", action="store_true", help="let the system pick every port (tests, CI)"
+        "--free-ports",
+        action="store_true",
+        help="let the system pick every port not given with its own option (tests, CI)",
     )
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
     args = parser.parse_args(argv)
-    if args.free_ports:
-        for name in ("api", "aws", "webhooks", "stripe", "omnisend", "bookings"):
-            setattr(args, f"{name}_port", 0)
+    for name, default in DEFAULT_PORTS.items():
+        if getattr(args, f"{name}_port") is None:
+            setattr(args, f"{name}_port", 0 if args.free_ports else default)
+    return args
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     stack = DevStack(
         host=args.host,
         aws_port=args.aws_port,
@@ -91,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         stripe_port=args.stripe_port,
         omnisend_port=args.omnisend_port,
         bookings_port=args.bookings_port,
+        pages_port=args.pages_port,
         schedule_interval=args.schedule_interval,
         parameters={"SweeperPendingAgeMinutes": args.sweeper_age_minutes}
         if args.sweeper_age_minutes is not None
@@ -108,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         args.state_file.parent.mkdir(parents=True, exist_ok=True)
         args.state_file.write_text(info.to_json(), encoding="utf-8")
         args.state_file.chmod(0o600)  # it holds the demo API key
-        print(_usage(info), flush=True)
+        payctl = ".venv/bin/payctl --local"
+        if args.state_file != DEFAULT_STATE_FILE:
+            payctl += f" --state-file {args.state_file}"
+        print(_usage(info, payctl), flush=True)
         stop.wait()
     finally:
         print("Stopping devstack...", flush=True)

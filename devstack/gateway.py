@@ -12,17 +12,20 @@ from __future__ import annotations
 import base64
 import fnmatch
 import json
+import logging
 import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from devstack.http_server import Response
 from devstack.lambdas import FunctionRegistry
 from devstack.template import ACCOUNT_ID, ApiRoute, LocalStack
+from devstack.throttle import UsagePlanThrottle
 
 API_ID = "local"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -71,6 +74,101 @@ class _AuthorizerCache:
                 self._entries[key] = (time.monotonic() + self._ttl, policy)
 
 
+# --- access log ----------------------------------------------------------------------------
+
+access_logger = logging.getLogger("devstack.access")
+_CONTEXT_VARIABLE = re.compile(r"\$context\.([A-Za-z0-9_.]*[A-Za-z0-9_])")
+
+
+class AccessLog:
+    """The stage's access log: one line per request in the template's own
+    ``AccessLogSetting.Format``, written to the ``devstack.access`` logger.
+
+    Each ``$context.<name>`` takes the local request's value, or ``-`` where there is none (as
+    in AWS: no tenant before the authorizer ran). Values are JSON-escaped, since the Format
+    quotes every one, so a quote in a User-Agent cannot break the line.
+    """
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.format: str | None = None
+        for _, spec in stack.resources_of_type("AWS::Serverless::Api"):
+            setting = (spec.get("Properties") or {}).get("AccessLogSetting") or {}
+            if setting.get("Format"):
+                self.format = str(stack.resolve(setting["Format"]))
+
+    def line(self, variables: dict[str, str]) -> str | None:
+        if self.format is None:
+            return None
+
+        def value(match: re.Match[str]) -> str:
+            return json.dumps(variables.get(match.group(1), "-"))[1:-1]
+
+        return _CONTEXT_VARIABLE.sub(value, self.format)
+
+    def write(self, variables: dict[str, str]) -> None:
+        line = self.line(variables)
+        if line is not None:
+            access_logger.info(line)
+
+
+class _ServingRecord(threading.local):
+    """What the access log learns while this thread serves one request: the proxy event
+    (request id, route, authorizer context), the gateway error answered, the function's time."""
+
+    event: dict[str, Any] | None = None
+    error: tuple[str, int, str] | None = None
+    integration_latency: str | None = None
+
+    def reset(self) -> None:
+        self.event, self.error, self.integration_latency = None, None, None
+
+    def variables(
+        self,
+        method: str,
+        raw_path: str,
+        headers: dict[str, str],
+        source_ip: str,
+        *,
+        started_at: datetime,
+        status: int,
+    ) -> dict[str, str]:
+        """``$context`` variables by name; only those listed here, never a header or the body."""
+        context: dict[str, Any] = (self.event or {}).get("requestContext") or {}
+        request_id = str(context.get("requestId") or uuid.uuid4())
+        user_agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), None)
+        variables = {
+            "requestId": request_id,
+            "extendedRequestId": uuid.uuid5(uuid.NAMESPACE_OID, request_id).hex[:16],
+            "requestTime": started_at.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": str(int(started_at.timestamp() * 1000)),
+            "httpMethod": method,
+            "path": urlsplit(raw_path).path,
+            "protocol": "HTTP/1.1",
+            "status": str(status),
+            "identity.sourceIp": source_ip,
+        }
+        if user_agent is not None:
+            variables["identity.userAgent"] = user_agent
+        for name in ("resourcePath", "stage"):
+            if context.get(name):
+                variables[name] = str(context[name])
+        for name, value in (context.get("authorizer") or {}).items():
+            if value is not None:
+                variables[f"authorizer.{name}"] = str(value)
+        if self.integration_latency is not None:
+            variables["integrationLatency"] = self.integration_latency
+        if self.error is not None:
+            variables["error.responseType"], variables["error.message"] = (
+                self.error[0],
+                self.error[2],
+            )
+        return variables
+
+
+def _elapsed_ms(started: float) -> str:
+    return str(int((time.monotonic() - started) * 1000))
+
+
 class _GatewayResponder:
     """Serves a gateway through devstack.http_server: ``handle`` answers (status, headers,
     body) and ``error`` API Gateway's own errors."""
@@ -109,10 +207,28 @@ class RestApiGateway(_GatewayResponder):
         self.authorizer = stack.authorizer_function()
         self.responses = stack.gateway_responses()
         self.cache = _AuthorizerCache(stack.authorizer_ttl() if cache_ttl is None else cache_ttl)
+        self.throttle = UsagePlanThrottle(stack)
+        self.access_log = AccessLog(stack)
+        self._serving = _ServingRecord()
 
     # --- request -> event ------------------------------------------------------------------
 
     def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Serve one request, then write its access-log line as the stage does in AWS."""
+        self._serving.reset()
+        started, started_at = time.monotonic(), datetime.now(UTC)
+        status, reply_headers, reply = self._serve(method, raw_path, headers, body, source_ip)
+        self.access_log.write(
+            self._serving.variables(
+                method, raw_path, headers, source_ip, started_at=started_at, status=status
+            )
+            | {"responseLength": str(len(reply)), "responseLatency": _elapsed_ms(started)}
+        )
+        return status, reply_headers, reply
+
+    def _serve(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
     ) -> tuple[int, dict[str, str], bytes]:
         split = urlsplit(raw_path)
@@ -131,18 +247,26 @@ class RestApiGateway(_GatewayResponder):
         event = self._proxy_event(
             route, method, path, headers, query, path_params, body, source_ip, request_id
         )
+        self._serving.event = event  # its request id, route and authorizer context
         if route.authorized and self.authorizer:
             authorizer_context = self._authorize(event, headers)
             if isinstance(authorizer_context, tuple):
                 return self.error(authorizer_context)
             event["requestContext"]["authorizer"] = authorizer_context
+        refused = self.throttle.admit(route, event)  # usage plans: devstack/throttle.py
+        if refused is not None:
+            return self.error(refused)
+        invoked = time.monotonic()
         try:
             result = self.functions.invoke(route.function, event)
         except Exception:  # noqa: BLE001 - API Gateway answers 502 for a crashed function
             return self.error(INTEGRATION_FAILURE)
+        finally:
+            self._serving.integration_latency = _elapsed_ms(invoked)
         return _proxy_response(result) or self.error(INTEGRATION_FAILURE)
 
     def error(self, kind: tuple[str, int, str]) -> tuple[int, dict[str, str], bytes]:
+        self._serving.error = kind
         return gateway_error(self.responses, kind)
 
     def _match(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
@@ -227,6 +351,8 @@ class RestApiGateway(_GatewayResponder):
             return ACCESS_DENIED
         context = dict(policy.get("context") or {})
         context["principalId"] = policy.get("principalId")
+        # The usage key API Gateway meters the call under (the API's key source is AUTHORIZER).
+        event["requestContext"]["identity"]["apiKey"] = policy.get("usageIdentifierKey")
         return context
 
 
@@ -276,7 +402,13 @@ def gateway_error(
         body = str(template).replace("$context.error.messageString", json.dumps(message))
     else:
         body = json.dumps({"message": message})
-    return status, {"Content-Type": "application/json"}, body.encode()
+    headers = {"Content-Type": "application/json"}
+    # SAM's ResponseParameters.Headers; only static values ('...') have a local meaning.
+    for name, value in ((spec.get("ResponseParameters") or {}).get("Headers") or {}).items():
+        text = str(value)
+        if len(text) >= 2 and text[0] == text[-1] == "'":
+            headers[str(name)] = text[1:-1]
+    return status, headers, body.encode()
 
 
 class FunctionUrlGateway(_GatewayResponder):

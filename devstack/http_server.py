@@ -14,6 +14,10 @@ from typing import Any, Protocol, cast
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+# socketserver listens with a backlog of 5: a burst of connections (a provider delivering 32
+# webhooks at once) overflowed it and the kernel reset the extra ones. The kernel caps this at
+# net.core.somaxconn.
+LISTEN_BACKLOG = 1024
 # Written by the server itself; a responder's own copies are dropped.
 _HOP_HEADERS = frozenset({"content-length", "connection"})
 
@@ -44,6 +48,7 @@ class Responder(Protocol):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address: tuple[str, int], responder: Responder, version: str) -> None:
         if ":" in address[0]:
@@ -72,6 +77,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve()
 
+    def __getattr__(self, name: str) -> Any:
+        # Every other method (HEAD, OPTIONS, TRACE, QUERY...) reaches the responder too, which
+        # answers it the way its AWS counterpart does (API Gateway: no such route), instead of
+        # http.server's HTML 501.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
     def version_string(self) -> str:
         return cast(_Server, self.server).version
 
@@ -98,7 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
-        self.wfile.write(response.body)
+        if self.command != "HEAD":  # a HEAD answer has headers only
+            self.wfile.write(response.body)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
         logger.debug("%s %s", self.address_string(), format % args)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack.log_context import run_invocation
 from devstack.template import ACCOUNT_ID, LocalStack
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -36,29 +37,59 @@ class LocalLambdaContext:
 
 
 class FunctionRegistry:
-    """Handlers of the template's functions, each module loaded once (a warm container)."""
+    """The template's functions as Lambda runs them: warm containers, one request each at a time.
+
+    Lambda never runs two invocations in one container at once, and handlers rely on it (the
+    Powertools resolver keeps the current request on the module's ``app``). So concurrent
+    invocations of one function get separate containers: each is its own load of the handler
+    module, reused for later invocations once it is idle (a warm start).
+    """
 
     def __init__(self, stack: LocalStack) -> None:
         self._stack = stack
-        self._handlers: dict[str, Handler] = {}
+        self._idle: dict[str, list[Handler]] = {}
+        self._loaded: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def handler(self, logical_id: str) -> Handler:
+        """A warm handler of ``logical_id`` (to inspect its module; it stays in the pool)."""
+        handler = self._acquire(logical_id)
+        self._release(logical_id, handler)
+        return handler
+
+    def _acquire(self, logical_id: str) -> Handler:
+        """A handler no other invocation is using: an idle container, or a new one."""
         with self._lock:
-            if logical_id not in self._handlers:
-                self._handlers[logical_id] = load_handler(self._stack, logical_id)
-            return self._handlers[logical_id]
+            idle = self._idle.setdefault(logical_id, [])
+            if idle:
+                return idle.pop()
+            instance = self._loaded.get(logical_id, 0)
+            self._loaded[logical_id] = instance + 1
+        return load_handler(self._stack, logical_id, instance)
+
+    def _release(self, logical_id: str, handler: Handler) -> None:
+        with self._lock:
+            self._idle.setdefault(logical_id, []).append(handler)
+
+    def containers(self, logical_id: str) -> int:
+        """How many containers of ``logical_id`` were started so far."""
+        with self._lock:
+            return self._loaded.get(logical_id, 0)
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         context = LocalLambdaContext(function_name=self._stack.default_name(logical_id))
-        return self.handler(logical_id)(event, context)
+        handler = self._acquire(logical_id)
+        try:
+            return run_invocation(handler, event, context)  # its own log keys, as in Lambda
+        finally:
+            self._release(logical_id, handler)
 
 
-def load_handler(stack: LocalStack, logical_id: str) -> Handler:
+def load_handler(stack: LocalStack, logical_id: str, instance: int = 0) -> Handler:
     """Import ``CodeUri/<module>.py`` under a name of its own and return its handler."""
     module_name, _, attribute = stack.function_handler(logical_id).rpartition(".")
     path = stack.function_code_dir(logical_id) / f"{module_name.replace('.', '/')}.py"
-    unique_name = f"_function_{logical_id}"
+    unique_name = f"_function_{logical_id}" + (f"_{instance}" if instance else "")
     spec = importlib.util.spec_from_file_location(unique_name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")

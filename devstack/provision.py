@@ -1,8 +1,9 @@
 """Creates the template's stateful resources in whatever AWS boto3 points at (moto locally).
 
 Only what the local stack needs is created (KMS keys and aliases, DynamoDB tables, the event
-bus, SQS queues, bus rules and their targets), each from its own ``Properties`` in
-`template.yaml`, so local tables have exactly the deployed keys, indexes, stream and TTL.
+bus, SQS queues, bus rules and their targets, the REST API's record and its usage plans), each
+from its own ``Properties`` in `template.yaml`, so local tables have exactly the deployed keys,
+indexes, stream and TTL, and local usage plans the deployed throttles.
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ def provision(stack: LocalStack) -> LocalStack:
     _create_buses(stack)
     _create_queues(stack)
     _create_rules(stack)
+    _create_apis(stack)
+    _create_usage_plans(stack)
     return stack
+
+
+def usage_plan_environment(stack: LocalStack) -> dict[str, str]:
+    """What payctl reads from the deployed stack's DefaultUsagePlanId output, locally."""
+    plan_id = stack.physical_ids.get("DefaultUsagePlan")
+    return {"DEFAULT_USAGE_PLAN_ID": plan_id} if plan_id else {}
 
 
 def _props(stack: LocalStack, spec: dict[str, Any]) -> dict[str, Any]:
@@ -148,3 +157,41 @@ def _create_rules(stack: LocalStack) -> None:
             events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
         stack.physical_ids[logical_id] = name
         stack.attributes[(logical_id, "Arn")] = arn
+
+
+def _create_apis(stack: LocalStack) -> None:
+    """A REST API record per SAM API: usage plans name its id and stage. The devstack's
+    gateway (devstack/gateway.py) serves the routes; moto only holds the record."""
+    apigateway = boto3.client("apigateway", region_name=stack.region)
+    for logical_id, spec in stack.resources_of_type("AWS::Serverless::Api"):
+        properties = spec.get("Properties") or {}
+        api = apigateway.create_rest_api(
+            name=str(stack.resolve(properties.get("Name") or stack.default_name(logical_id))),
+            apiKeySource=str(stack.resolve(properties.get("ApiKeySourceType", "HEADER"))),
+        )
+        stack.physical_ids[logical_id] = api["id"]
+        # SAM's `!Ref <Api>.Stage` is the name of the API's stage.
+        stack.physical_ids[f"{logical_id}.Stage"] = str(
+            stack.resolve(properties.get("StageName", "dev"))
+        )
+
+
+def _create_usage_plans(stack: LocalStack) -> None:
+    apigateway = boto3.client("apigateway", region_name=stack.region)
+    for logical_id, spec in stack.resources_of_type("AWS::ApiGateway::UsagePlan"):
+        properties = _props(stack, spec)
+        request: dict[str, Any] = {
+            "name": properties.get("UsagePlanName") or stack.default_name(logical_id),
+            "description": properties.get("Description", ""),
+            "apiStages": [
+                {"apiId": stage["ApiId"], "stage": stage["Stage"]}
+                for stage in properties.get("ApiStages", [])
+            ],
+        }
+        throttle = properties.get("Throttle")
+        if throttle:
+            request["throttle"] = {
+                "rateLimit": float(throttle["RateLimit"]),
+                "burstLimit": int(throttle["BurstLimit"]),
+            }
+        stack.physical_ids[logical_id] = apigateway.create_usage_plan(**request)["id"]

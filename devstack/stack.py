@@ -16,7 +16,8 @@ from devstack.gateway import FunctionUrlGateway, RestApiGateway
 from devstack.http_server import LocalServer
 from devstack.lambdas import FunctionRegistry
 from devstack.moto_support import serialize_dynamodb
-from devstack.provision import provision
+from devstack.pages import ReturnPages
+from devstack.provision import provision, usage_plan_environment
 from devstack.relays import Relays
 from devstack.sandboxes.omnisend import OmnisendSandbox
 from devstack.sandboxes.stripe import StripeSandbox
@@ -36,6 +37,8 @@ class DevStackInfo:
     stripe_sandbox_url: str
     omnisend_sandbox_url: str
     bookings_app_url: str
+    # The shop's "thanks" / "cancelled" pages for checkouts started by hand (devstack/pages.py).
+    return_pages_url: str
     region: str
     environment: dict[str, str]
     tenant_id: str
@@ -74,6 +77,7 @@ class DevStack:
         stripe_port: int = 0,
         omnisend_port: int = 0,
         bookings_port: int = 0,
+        pages_port: int = 0,
         schedule_interval: float | None = None,
         parameters: dict[str, str] | None = None,
     ) -> None:
@@ -85,6 +89,7 @@ class DevStack:
             "stripe": stripe_port,
             "omnisend": omnisend_port,
             "bookings": bookings_port,
+            "pages": pages_port,
         }
         self.schedule_interval = schedule_interval
         self.parameters = dict(parameters or {})
@@ -122,7 +127,7 @@ class DevStack:
                 },
             )
         )
-        environment = stack.environment()
+        environment = {**stack.environment(), **usage_plan_environment(stack)}
         os.environ.update(environment)
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -140,8 +145,9 @@ class DevStack:
             self.ports["webhooks"],
             name="LocalFunctionUrls/1.0",
         )
-        self._servers = [api, webhooks]
-        api_url, function_urls = api.start(), webhooks.start()
+        pages = LocalServer(ReturnPages(), self.host, self.ports["pages"], name="ShopPages/1.0")
+        self._servers = [api, webhooks, pages]
+        api_url, function_urls, pages_url = api.start(), webhooks.start(), pages.start()
         # Stream -> pipe -> bus -> SQS -> functions, and the schedules, as in AWS.
         self.relays = Relays(
             stack, functions, schedule_interval_override=self.schedule_interval
@@ -158,6 +164,7 @@ class DevStack:
             stripe_sandbox_url=self.stripe.base_url,
             omnisend_sandbox_url=self.omnisend.base_url,
             bookings_app_url=self.bookings.base_url,
+            return_pages_url=pages_url,
             region=REGION,
             environment=environment,
             **demo,
@@ -243,10 +250,11 @@ def _seed_demo(
     the same code payctl uses, and one demo payment."""
     from payments.aws.secrets import write_provider_secret
     from payments.domain.payment import Customer
+    from payments.services.tenants import create_tenant
     from payments.services.transitions import create_payment
     from payments.store import repositories
 
-    tenant = repositories.create_tenant("Demo Salon")
+    tenant = create_tenant("Demo Salon")  # with its usage key in the default usage plan
     key = repositories.issue_api_key(tenant.tenant_id)
     connect_stripe(tenant.tenant_id, sandbox, webhook_base)
     write_provider_secret(

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+from payctl.limits import limits_app
+
+# Answering fast is the point of a command line: only typer is imported here. The payments
+# package, pynamodb and boto3 load inside the commands that use them (tests/integration/
+# test_payctl_speed.py holds this); output is plain text, so rich's help renderer and
+# tracebacks (which would print local variables, secrets included) are off.
+app = typer.Typer(
+    help=__doc__,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
 tenants_app = typer.Typer(help="Create and list tenants (merchants).", no_args_is_help=True)
 keys_app = typer.Typer(help="Issue and revoke API keys.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Check the double-entry ledger.", no_args_is_help=True)
@@ -25,9 +36,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(callbacks_app, name="callbacks")
-
-console = Console()
-errors = Console(stderr=True)
+app.add_typer(limits_app, name="limits")
 
 # Stack output -> the setting the payments package reads.
 OUTPUT_TO_ENV = {
@@ -39,6 +48,9 @@ OUTPUT_TO_ENV = {
     "CallbackQueueUrl": "CALLBACK_QUEUE_URL",
     "CallbackDLQUrl": "CALLBACK_DLQ_URL",
 }
+# Outputs only some commands need (`limits`, and `tenants create` for the tenant's usage key);
+# stacks deployed before them lack these.
+OPTIONAL_OUTPUT_TO_ENV = {"DefaultUsagePlanId": "DEFAULT_USAGE_PLAN_ID"}
 DEFAULT_STATE_FILE = Path(".devstack/state.json")
 
 
@@ -70,6 +82,7 @@ def target_environment(
     if missing:
         raise typer.BadParameter(f"stack {stack} lacks outputs: {', '.join(missing)}")
     environment = {env: outputs[name] for name, env in OUTPUT_TO_ENV.items()}
+    environment |= {env: outputs[n] for n, env in OPTIONAL_OUTPUT_TO_ENV.items() if n in outputs}
     if region:
         environment["AWS_DEFAULT_REGION"] = region
     return environment
@@ -85,29 +98,51 @@ def select_target(
     region: Annotated[str | None, typer.Option(help="AWS region of --stack.")] = None,
 ) -> None:
     os.environ.update(target_environment(stack, local, state_file, region))
-    from payments.config import reset_settings
-
-    reset_settings()
+    # Settings are read once per process: if this one already read them (a test invoking the
+    # app twice), read them again for this target. Otherwise the command imports them itself.
+    config = sys.modules.get("payments.config")
+    if config is not None:
+        config.reset_settings()
 
 
 @tenants_app.command("create")
 def tenants_create(name: Annotated[str, typer.Argument(help="The merchant's name.")]) -> None:
-    """Create a tenant and print its id."""
-    from payments.store import repositories
+    """Create a tenant (with its usage key in the default usage plan) and print its id."""
+    from payments.services.tenants import create_tenant
 
-    tenant = repositories.create_tenant(name)
-    console.print(f"tenant_id: {tenant.tenant_id}")
+    tenant = create_tenant(name)
+    typer.echo(f"tenant_id: {tenant.tenant_id}")
+    if tenant.usage_key is None:
+        typer.secho(
+            "no DefaultUsagePlanId output: the tenant has no usage key, and API Gateway answers "
+            "403 until `payctl limits backfill` gives it one",
+            fg="yellow",
+            err=True,
+        )
 
 
 @tenants_app.command("list")
 def tenants_list() -> None:
-    """List tenants."""
+    """List tenants, one a line, every value whole (ids are for copying)."""
     from payments.store import repositories
 
-    table = Table("tenant_id", "name", "status", "created_at")
-    for tenant in repositories.list_tenants():
-        table.add_row(tenant.tenant_id, tenant.name, tenant.status, tenant.created_at.isoformat())
-    console.print(table)
+    rows = [("tenant_id", "name", "status", "created_at")]
+    rows += [
+        (tenant.tenant_id, tenant.name, tenant.status, tenant.created_at.isoformat())
+        for tenant in repositories.list_tenants()
+    ]
+    typer.echo(_columns(rows))
+
+
+def _columns(rows: list[tuple[str, ...]]) -> str:
+    """Aligned plain-text columns that never truncate (the last column is not padded)."""
+    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join(
+            [*(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)), row[-1]]
+        )
+        for row in rows
+    )
 
 
 @keys_app.command("issue")
@@ -120,11 +155,11 @@ def keys_issue(tenant: Annotated[str, typer.Argument(help="Tenant id.")]) -> Non
     try:
         issued = repositories.issue_api_key(tenant)
     except TransactWriteError:
-        errors.print(f"no active tenant {tenant}")
+        typer.echo(f"no active tenant {tenant}", err=True)
         raise typer.Exit(1) from None
-    console.print(f"key_id:  {issued.key_id}")
-    console.print(f"api_key: {issued.plaintext}")
-    console.print("Store the key now: it cannot be shown again.", style="yellow")
+    typer.echo(f"key_id:  {issued.key_id}")
+    typer.echo(f"api_key: {issued.plaintext}")
+    typer.secho("Store the key now: it cannot be shown again.", fg="yellow")
 
 
 @keys_app.command("revoke")
@@ -133,9 +168,9 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_..
     from payments.store import repositories
 
     if not repositories.revoke_api_key(key_id):
-        errors.print(f"no key {key_id}")
+        typer.echo(f"no key {key_id}", err=True)
         raise typer.Exit(1)
-    console.print(f"revoked {key_id}")
+    typer.echo(f"revoked {key_id}")
 
 
 @credentials_app.command("set")
@@ -158,10 +193,11 @@ def credentials_set(
     from payments.store import repositories
 
     if provider not in REQUIRED_FIELDS:
-        errors.print(f"unknown provider {provider}; known: {', '.join(sorted(REQUIRED_FIELDS))}")
+        known = ", ".join(sorted(REQUIRED_FIELDS))
+        typer.echo(f"unknown provider {provider}; known: {known}", err=True)
         raise typer.Exit(2)
     if repositories.get_tenant(tenant) is None:
-        errors.print(f"no tenant {tenant}")
+        typer.echo(f"no tenant {tenant}", err=True)
         raise typer.Exit(1)
     given = {"secret_key": secret_key, "webhook_secret": webhook_secret, "api_key": api_key}
     values = {
@@ -169,7 +205,7 @@ def credentials_set(
         for name in REQUIRED_FIELDS[provider]
     }
     name = set_provider_credentials(tenant, provider, values, enabled=not disabled)
-    console.print(f"stored {provider} credentials for {tenant} in {name}")
+    typer.echo(f"stored {provider} credentials for {tenant} in {name}")
 
 
 @credentials_app.command("show")
@@ -183,11 +219,11 @@ def credentials_show(
 
     secret = read_provider_secret(tenant, provider)
     if secret is None:
-        errors.print(f"no {provider} credentials for {tenant}")
+        typer.echo(f"no {provider} credentials for {tenant}", err=True)
         raise typer.Exit(1)
     for name, value in sorted(secret.items()):
         shown = redacted(value) if isinstance(value, str) else str(value).lower()
-        console.print(f"{name}: {shown}")
+        typer.echo(f"{name}: {shown}")
 
 
 @callbacks_app.command("replay")
@@ -197,7 +233,7 @@ def callbacks_replay(
     """Re-drive failed deliveries from the callback DLQ, each with a fresh retry schedule."""
     from payments.services.callbacks import replay_dead_letters
 
-    console.print(f"replayed {replay_dead_letters(limit)} delivery(ies)")
+    typer.echo(f"replayed {replay_dead_letters(limit)} delivery(ies)")
 
 
 @ledger_app.command("verify")
@@ -213,15 +249,15 @@ def ledger_verify(
     failed = False
     for report in reports:
         status = "ok" if report.ok else "FAILED"
-        console.print(
+        typer.echo(
             f"{report.tenant_id}: {status} ({report.entries} entries, {report.accounts} accounts)"
         )
         for problem in report.discrepancies:
             failed = True
-            errors.print(f"  {problem.account} [{problem.currency}]: {problem.problem}")
+            typer.echo(f"  {problem.account} [{problem.currency}]: {problem.problem}", err=True)
     if failed:
         raise typer.Exit(1)
-    console.print(f"ledger verified for {len(reports)} tenant(s)")
+    typer.echo(f"ledger verified for {len(reports)} tenant(s)")
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ fine locally and fails with ImportError in Lambda, so this checks the artifacts:
   CPython 3.13 (each .so is read as ELF, not trusted by its name), and nothing
   built for x86_64 or 3.11;
 - boto3/botocore are not bundled (the runtime provides them);
-- every function in template.yaml has an artifact folder with app.py.
+- every function in template.yaml has an artifact folder with app.py;
+- the docs function carries the OpenAPI document as a real file, equal to docs/openapi.json.
 
 Usage: python scripts/check_build.py [--build-dir DIR] [--template FILE]
 Exits 1 with one line per problem; prints a short summary of the layer otherwise.
@@ -126,6 +127,25 @@ def check_functions(build_dir: Path, template: Path, problems: list[str]) -> lis
     return ids
 
 
+DOCS_ID = "DocsFunction"
+DOCS_FILES = ("openapi.json", "init.js")
+
+
+def check_docs(build_dir: Path, template: Path, problems: list[str]) -> None:
+    """The docs function serves docs/openapi.json, packaged through a link: the package must hold
+    the file itself (a dangling link would answer 500 in AWS)."""
+    folder = build_dir / DOCS_ID
+    for name in DOCS_FILES:
+        path = folder / name
+        if path.is_symlink() or not path.is_file():
+            problems.append(f"{path} is missing or a link, not a file")
+    document = folder / "openapi.json"
+    source = template.parent / "docs" / "openapi.json"
+    packaged = document.is_file() and not document.is_symlink()
+    if packaged and document.read_bytes() != source.read_bytes():
+        problems.append(f"{document} differs from {source}")
+
+
 def size_of(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
@@ -148,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     layer = build_dir / LAYER_ID
     extensions = check_layer(layer, problems)
     functions = check_functions(build_dir, args.template, problems)
+    check_docs(build_dir, args.template, problems)
 
     if problems:
         print(f"check_build: {len(problems)} problem(s) in {build_dir}:", file=sys.stderr)

@@ -4,7 +4,8 @@ Read it as an integration guide in code. It uses nothing of the payments backbon
 the standard library, ``requests`` for the API and ``standardwebhooks`` for the callbacks.
 
     POST /bookings              create a booking and start its checkout  -> 201 booking
-    GET  /bookings/<id>         a booking (the page the customer returns to after paying)
+    GET  /bookings/<id>         a booking: JSON, or to a browser (Accept: text/html) the page the
+                                customer returns to after paying, refreshed until it is settled
     POST /bookings/<id>/checkout  retry a checkout that failed (same Idempotency-Key: safe)
     POST /webhooks/payments     the payments API's callbacks (Standard Webhooks)
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import html
 import json
 import logging
 import re
@@ -29,7 +31,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -51,6 +53,7 @@ CALLBACK_EVENT_TYPES = (
 )
 CANCELLING_EVENT_TYPES = frozenset({"payment.failed", "payment.expired", "payment.canceled"})
 
+PAGE_REFRESH_SECONDS = 2  # the booking page reloads itself this often until the booking settles
 API_TIMEOUT_SECONDS = 10.0
 API_RETRY_DELAYS = (0.2, 0.5)  # seconds before each retry of a transient API failure
 MAX_BODY_BYTES = 64 * 1024
@@ -446,11 +449,93 @@ def _error(code: str, message: str) -> Json:
     return {"error": {"code": code, "message": message}}
 
 
+# --------------------------------------------------------------------------- the booking page
+
+# ISO 4217 exponents other than 2, among the currencies Stripe takes (4500 USD is 45.00, 4500 JPY
+# is 4500): the API counts minor units, people read major ones.
+_CURRENCY_EXPONENTS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA"), 0),
+    **dict.fromkeys(("PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "JOD", "KWD", "OMR", "TND"), 3),
+}
+
+
+def format_amount(amount: int, currency: str) -> str:
+    """``4500, "USD"`` -> ``"45.00 USD"``."""
+    exponent = _CURRENCY_EXPONENTS.get(currency, 2)
+    whole, fraction = divmod(amount, 10**exponent)
+    return f"{whole:,}.{fraction:0{exponent}d} {currency}" if exponent else f"{whole:,} {currency}"
+
+
+def prefers_html(accept: str) -> bool:
+    """Whether an ``Accept`` header ranks HTML above JSON: browsers do; curl, requests and other
+    programs send ``*/*`` or ask for JSON, and get JSON as before."""
+    ranks = {"text/html": 0.0, "application/json": 0.0}
+    for media_range in accept.split(","):
+        media_type, *params = (part.strip() for part in media_range.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        for candidate in ranks:
+            kind = candidate.split("/")[0]
+            if media_type.lower() in (candidate, f"{kind}/*", "*/*"):
+                ranks[candidate] = max(ranks[candidate], quality)
+    return ranks["text/html"] > ranks["application/json"]
+
+
+def booking_page(booking: Json, returned: str | None) -> str:
+    """The customer's page for one booking. ``returned`` is the ``checkout`` hint of the return
+    URL (``success`` or ``cancel``): it only picks the words, the status is the callback's."""
+    status = str(booking["status"])
+    pending = status == PENDING_PAYMENT
+    pay_link = ""
+    if booking["checkout_url"]:
+        pay_link = f' <a href="{html.escape(str(booking["checkout_url"]))}">Go to payment</a>'
+    if status == CONFIRMED:
+        lead = "Thank you: your payment arrived and the booking is confirmed."
+    elif status == CANCELLED:
+        lead = "This booking was cancelled: its payment failed or expired. Nothing was charged."
+    elif returned == "success":
+        lead = "Thanks! We are confirming your payment; this page updates by itself."
+    elif returned == "cancel":
+        lead = "The payment was not completed." + pay_link
+    else:
+        lead = "Waiting for your payment." + pay_link
+    rows = [
+        ("Service", html.escape(str(booking["service"]))),
+        ("Amount", html.escape(format_amount(int(booking["amount"]), str(booking["currency"])))),
+        ("Booking", html.escape(str(booking["id"]))),
+        ("Payment", html.escape(str(booking["payment_id"] or "not started"))),
+    ]
+    details = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
+    # A meta refresh needs no script: the page asks again until the callback has settled it.
+    refresh = f'<meta http-equiv="refresh" content="{PAGE_REFRESH_SECONDS}">' if pending else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">{refresh}
+<title>Booking {html.escape(status)}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;color:#1a1f36}}
+#status{{display:inline-block;padding:.2rem .6rem;border-radius:4px;font-weight:600}}
+.PENDING_PAYMENT{{background:#ffde92}}.CONFIRMED{{background:#cbf4c9}}
+.CANCELLED{{background:#fde2dd}}dl{{display:grid;grid-template-columns:max-content auto;
+gap:.3rem 1rem}}dt{{color:#697386}}dd{{margin:0}}</style></head>
+<body><h1>Your booking</h1>
+<p id="status" class="{html.escape(status)}">{html.escape(status)}</p>
+<p id="lead">{lead}</p>
+<dl>{details}</dl></body></html>
+"""
+
+
 # --------------------------------------------------------------------------- HTTP
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 resets a burst of concurrent callbacks
 
     def __init__(self, address: tuple[str, int], app: BookingsApp) -> None:
         self.app = app
@@ -463,13 +548,20 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60
 
     def do_GET(self) -> None:
-        app, path = self._app(), urlsplit(self.path).path
+        app, target = self._app(), urlsplit(self.path)
+        path = target.path
         if match := _BOOKING_PATH.fullmatch(path):
             booking = app.booking(match.group(1))
-            if booking is None:
-                self._json(404, _error("booking_not_found", f"no booking {match.group(1)}"))
+            if not prefers_html(self.headers.get("Accept", "")):
+                if booking is None:
+                    self._json(404, _error("booking_not_found", f"no booking {match.group(1)}"))
+                else:
+                    self._json(200, booking)
+            elif booking is None:
+                self._html(404, "<!doctype html><title>Not found</title><p>No such booking.</p>")
             else:
-                self._json(200, booking)
+                returned = (parse_qs(target.query).get("checkout") or [None])[0]
+                self._html(200, booking_page(booking, returned))
         elif path == "/_test/deliveries" and app.test_switches:
             self._json(200, {"data": app.deliveries()})
         else:
@@ -526,6 +618,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        self.send_header("Vary", "Accept")  # /bookings/<id> is also an HTML page
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _html(self, status: int, document: str) -> None:
+        data = document.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Vary", "Accept")
         self.end_headers()
         self.wfile.write(data)
 

@@ -3,68 +3,177 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from payments.api_models import (
+    DeliveryList,
+    DeliveryRetryView,
+    EndpointList,
+    EndpointWithSecretView,
+)
 from payments.domain.events import EventType
-from payments.http import create_resolver, tenant_id_of
+from payments.http import (
+    AUTHORIZED_ERRORS,
+    BODY_ERRORS,
+    Omittable,
+    api_responses,
+    create_resolver,
+    tenant_id_of,
+)
 from payments.services import callbacks
 
 logger = Logger()
 app = create_resolver()
 
-Identifier = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+ID_PATTERN = r"^[A-Za-z0-9_\-]+$"
+EndpointId = Annotated[
+    str,
+    Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="The endpoint's id (we_...)"),
+]
+DeliveryId = Annotated[
+    str,
+    Path(
+        min_length=1, max_length=64, pattern=ID_PATTERN, description="The delivery's id (dlv_...)"
+    ),
+]
+TAGS = ["callbacks"]
 
 
 class EndpointBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: Annotated[str, Field(min_length=1, max_length=2048)]
-    event_types: Annotated[list[EventType], Field(max_length=50)] = []
-    enabled: bool = True
-
-
-@app.post("/v1/callbacks/endpoints")
-def register_endpoint(body: EndpointBody) -> Response[dict[str, Any]]:
-    endpoint = callbacks.register_endpoint(
-        tenant_id_of(app), body.url, [t.value for t in body.event_types], body.enabled
+    url: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=2048,
+            description="an https URL whose host resolves to public addresses only",
+        ),
+    ]
+    event_types: Omittable[
+        Annotated[
+            list[EventType],
+            Field(max_length=50, description="event types to send; left out or [] means all"),
+        ]
+    ] = []
+    enabled: Omittable[Annotated[StrictBool, Field(description="true or false (default true)")]] = (
+        True
     )
-    return Response(201, content_types.APPLICATION_JSON, endpoint)
 
 
-@app.get("/v1/callbacks/endpoints")
-def list_endpoints() -> dict[str, Any]:
-    return {"data": callbacks.list_endpoints(tenant_id_of(app))}
+@app.post(
+    "/v1/callbacks/endpoints",
+    summary="Register a callback endpoint",
+    description="The answer carries the endpoint's signing secret, shown this once only.",
+    tags=TAGS,
+    status_code=201,
+    responses=api_responses(
+        201,
+        EndpointWithSecretView,
+        "The endpoint and its secret",
+        *BODY_ERRORS,
+        *AUTHORIZED_ERRORS,
+    ),
+)
+def register_endpoint(body: EndpointBody) -> EndpointWithSecretView:
+    endpoint = callbacks.register_endpoint(
+        tenant_id_of(app), body.url, [t.value for t in body.event_types or []], bool(body.enabled)
+    )
+    return EndpointWithSecretView.model_validate(endpoint)
 
 
-@app.delete("/v1/callbacks/endpoints/<endpoint_id>")
-def delete_endpoint(endpoint_id: Identifier) -> Response[str]:
+@app.get(
+    "/v1/callbacks/endpoints",
+    summary="The tenant's callback endpoints (without secrets)",
+    tags=TAGS,
+    responses=api_responses(200, EndpointList, "The endpoints", *AUTHORIZED_ERRORS),
+)
+def list_endpoints() -> EndpointList:
+    return EndpointList.model_validate({"data": callbacks.list_endpoints(tenant_id_of(app))})
+
+
+@app.delete(
+    "/v1/callbacks/endpoints/<endpoint_id>",
+    summary="Delete a callback endpoint",
+    description="Deliveries still pending for it end as endpoint_disabled.",
+    tags=TAGS,
+    status_code=204,
+    responses=api_responses(204, None, "Deleted", 400, 404, *AUTHORIZED_ERRORS),
+)
+def delete_endpoint(endpoint_id: EndpointId) -> Response[None]:
     callbacks.delete_endpoint(tenant_id_of(app), endpoint_id)
-    return Response(204, content_types.APPLICATION_JSON, "")
+    return Response(204)
 
 
-@app.post("/v1/callbacks/endpoints/<endpoint_id>/rotate-secret")
-def rotate_secret(endpoint_id: Identifier) -> dict[str, Any]:
-    return callbacks.rotate_secret(tenant_id_of(app), endpoint_id)
+@app.post(
+    "/v1/callbacks/endpoints/<endpoint_id>/rotate-secret",
+    summary="Rotate an endpoint's signing secret",
+    description="For 24 hours every callback is signed with both the new and the old secret.",
+    tags=TAGS,
+    responses=api_responses(
+        200,
+        EndpointWithSecretView,
+        "The endpoint with its new secret",
+        400,
+        404,
+        *AUTHORIZED_ERRORS,
+    ),
+)
+def rotate_secret(endpoint_id: EndpointId) -> EndpointWithSecretView:
+    return EndpointWithSecretView.model_validate(
+        callbacks.rotate_secret(tenant_id_of(app), endpoint_id)
+    )
 
 
-@app.get("/v1/callbacks/deliveries")
+@app.get(
+    "/v1/callbacks/deliveries",
+    summary="What happened to one event at each endpoint",
+    tags=TAGS,
+    responses=api_responses(200, DeliveryList, "The deliveries", 400, *AUTHORIZED_ERRORS),
+)
 def list_deliveries(
-    event_id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")],
+    event_id: Annotated[
+        str,
+        Query(
+            min_length=1, max_length=64, pattern=ID_PATTERN, description="The event's id (evt_...)"
+        ),
+    ],
     endpoint_id: Annotated[
-        str | None, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            pattern=ID_PATTERN,
+            description="Only this endpoint's delivery",
+        ),
     ] = None,
-) -> dict[str, Any]:
-    return {"data": callbacks.list_deliveries(tenant_id_of(app), event_id, endpoint_id)}
+) -> DeliveryList:
+    return DeliveryList.model_validate(
+        {"data": callbacks.list_deliveries(tenant_id_of(app), event_id, endpoint_id)}
+    )
 
 
-@app.post("/v1/callbacks/deliveries/<delivery_id>/retry")
-def retry_delivery(delivery_id: Identifier) -> Response[dict[str, Any]]:
-    result = callbacks.retry_delivery(tenant_id_of(app), delivery_id)
-    return Response(202, content_types.APPLICATION_JSON, result)
+@app.post(
+    "/v1/callbacks/deliveries/<delivery_id>/retry",
+    summary="Send a delivery again now",
+    description="Whatever its status; a failed delivery gets a fresh retry schedule.",
+    tags=TAGS,
+    status_code=202,
+    responses=api_responses(
+        202, DeliveryRetryView, "Queued for delivery", 400, 404, *AUTHORIZED_ERRORS
+    ),
+)
+def retry_delivery(delivery_id: DeliveryId) -> DeliveryRetryView:
+    return DeliveryRetryView.model_validate(
+        callbacks.retry_delivery(tenant_id_of(app), delivery_id)
+    )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -3,13 +3,22 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from payments.api_models import CheckoutView
 from payments.domain.payment import Customer
-from payments.http import create_resolver, tenant_id_of
-from payments.idempotency import idempotency_key_from, run_idempotently
+from payments.http import (
+    AUTHORIZED_ERRORS,
+    BODY_ERRORS,
+    IdempotencyKey,
+    Omittable,
+    api_responses,
+    create_resolver,
+    tenant_id_of,
+)
+from payments.idempotency import run_idempotently
 from payments.services.checkout import CheckoutInput, start_checkout
 
 logger = Logger()
@@ -17,33 +26,115 @@ app = create_resolver()
 
 PAYABLE = r"^[A-Za-z0-9_.:\-]+$"
 EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+REDIRECT = "https URL (http only for localhost, 127.0.0.1 or ::1), no user or password"
 
 
 class CustomerBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: Annotated[str, Field(max_length=254, pattern=EMAIL)]
-    name: Annotated[str | None, Field(max_length=200)] = None
-    phone: Annotated[str | None, Field(max_length=32)] = None
+    email: Annotated[
+        str, Field(max_length=254, pattern=EMAIL, description="an e-mail address, a@b.co")
+    ]
+    name: Omittable[Annotated[str, Field(max_length=200, description="at most 200 characters")]] = (
+        None
+    )
+    phone: Omittable[Annotated[str, Field(max_length=32, description="at most 32 characters")]] = (
+        None
+    )
 
 
 class CheckoutBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    payable_type: Annotated[str, Field(min_length=1, max_length=64, pattern=PAYABLE)]
-    payable_id: Annotated[str, Field(min_length=1, max_length=128, pattern=PAYABLE)]
-    amount: StrictInt
-    currency: Annotated[str, Field(min_length=3, max_length=3)]
-    description: Annotated[str, Field(min_length=1, max_length=500)]
-    success_url: Annotated[str, Field(min_length=1, max_length=2048)]
-    cancel_url: Annotated[str | None, Field(min_length=1, max_length=2048)] = None
-    customer: CustomerBody | None = None
-    metadata: dict[str, Annotated[str, Field(max_length=500)]] | None = None
-    expires_in_minutes: Annotated[StrictInt, Field(ge=30, le=1440)] = 1440
+    payable_type: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            pattern=PAYABLE,
+            description="your object's type, e.g. booking (letters, digits, _ . : -)",
+        ),
+    ]
+    payable_id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=128,
+            pattern=PAYABLE,
+            description="your object's id, e.g. bk_1001 (letters, digits, _ . : -)",
+        ),
+    ]
+    amount: Annotated[
+        StrictInt,
+        Field(description="an integer in minor units, e.g. 4500 for 45.00 (JPY 500 is 500)"),
+    ]
+    currency: Annotated[
+        str,
+        Field(min_length=3, max_length=3, description="an ISO 4217 fiat code, e.g. USD or KES"),
+    ]
+    description: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=500,
+            description="1-500 characters, shown as the line item on the payment page",
+        ),
+    ]
+    success_url: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=2048,
+            description=f"where the customer goes after paying: an {REDIRECT}",
+        ),
+    ]
+    cancel_url: Omittable[
+        Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=2048,
+                description=f"where the page's back link goes: an {REDIRECT}",
+            ),
+        ]
+    ] = None
+    customer: Omittable[CustomerBody] = None
+    metadata: Omittable[
+        Annotated[
+            dict[str, Annotated[str, Field(max_length=500)]],
+            Field(
+                description="at most 48 string values (keys 1-40 characters, values at most 500)"
+            ),
+        ]
+    ] = None
+    expires_in_minutes: Omittable[
+        Annotated[
+            StrictInt,
+            Field(ge=30, le=1440, description="an integer from 30 to 1440 (default 1440)"),
+        ]
+    ] = 1440
 
 
-@app.post("/v1/checkout")
-def create_checkout(body: CheckoutBody) -> Response[dict[str, Any]]:
+@app.post(
+    "/v1/checkout",
+    summary="Start a hosted checkout for one payable object",
+    description=(
+        "Creates the payment and its Stripe Checkout session; send the customer to "
+        "`checkout_url`. A retry with the same Idempotency-Key resumes the same payment."
+    ),
+    tags=["checkout"],
+    status_code=201,
+    responses=api_responses(
+        201,
+        CheckoutView,
+        "The payment and where to pay it",
+        *BODY_ERRORS,
+        409,
+        502,
+        503,
+        *AUTHORIZED_ERRORS,
+    ),
+)
+def create_checkout(body: CheckoutBody, idempotency_key: IdempotencyKey) -> CheckoutView:
     tenant_id = tenant_id_of(app)
-    key = idempotency_key_from(app.current_event.headers)
     customer = body.customer
     request = CheckoutInput(
         payable_type=body.payable_type,
@@ -57,19 +148,21 @@ def create_checkout(body: CheckoutBody) -> Response[dict[str, Any]]:
         if customer
         else Customer(),
         metadata=dict(body.metadata or {}),
-        expires_in_minutes=body.expires_in_minutes,
+        expires_in_minutes=body.expires_in_minutes or 1440,
     )
     result = run_idempotently(
         operation="checkout",
         tenant_id=tenant_id,
-        idempotency_key=key,
+        idempotency_key=idempotency_key,
         body=body.model_dump(mode="json"),
-        action=lambda: start_checkout(tenant_id, request, key),
+        action=lambda: start_checkout(tenant_id, request, idempotency_key),
         lambda_context=app.lambda_context,
     )
-    return Response(201, content_types.APPLICATION_JSON, result)
+    return CheckoutView.model_validate(result)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -4,15 +4,22 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from payments.api_models import HealthView
 from payments.config import get_settings
-from payments.http import create_resolver
+from payments.http import api_responses, create_resolver
 
 app = create_resolver()
 
 
-@app.get("/v1/health")
-def health() -> dict[str, Any]:
-    return {"status": "ok", "stage": get_settings().stage}
+@app.get(
+    "/v1/health",
+    summary="Liveness of the API",
+    description="No authentication and no data access: answers as long as the API runs.",
+    tags=["health"],
+    responses=api_responses(200, HealthView, "The API is up", 500),
+)
+def health() -> HealthView:
+    return HealthView(status="ok", stage=get_settings().stage)
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -3,14 +3,23 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from payments.http import create_resolver, tenant_id_of
-from payments.idempotency import idempotency_key_from, run_idempotently
-from payments.services.refunds import request_refund
+from payments.api_models import RefundView
+from payments.http import (
+    AUTHORIZED_ERRORS,
+    BODY_ERRORS,
+    IdempotencyKey,
+    Omittable,
+    api_responses,
+    create_resolver,
+    tenant_id_of,
+)
+from payments.idempotency import run_idempotently
+from payments.services.refunds import REFUND_REASONS, request_refund
 
 logger = Logger()
 app = create_resolver()
@@ -18,34 +27,71 @@ app = create_resolver()
 
 class RefundBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: StrictInt | None = None
-    reason: Annotated[str | None, Field(max_length=64)] = None
+    amount: Omittable[
+        Annotated[
+            StrictInt,
+            Field(
+                description=(
+                    "an integer in minor units, e.g. 1500 for 15.00; leave it out to refund "
+                    "all that remains (null is refused)"
+                )
+            ),
+        ]
+    ] = None
+    reason: Omittable[
+        Annotated[
+            str,
+            Field(max_length=64, description=f"one of {', '.join(sorted(REFUND_REASONS))}"),
+        ]
+    ] = None
 
 
-@app.post("/v1/payments/<payment_id>/refunds")
+@app.post(
+    "/v1/payments/<payment_id>/refunds",
+    summary="Refund all that remains of a payment, or part of it",
+    description=(
+        "The amount is reserved first, then the provider is asked. An omitted amount means all "
+        "that remains; `null` is refused."
+    ),
+    tags=["payments"],
+    status_code=201,
+    responses=api_responses(
+        201, RefundView, "The refund", *BODY_ERRORS, 404, 409, 502, 503, *AUTHORIZED_ERRORS
+    ),
+)
 def create_refund(
-    payment_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")],
+    payment_id: Annotated[
+        str,
+        Path(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9_\-]+$",
+            description="The payment's id (pay_...)",
+        ),
+    ],
     body: RefundBody,
-) -> Response[dict[str, Any]]:
+    idempotency_key: IdempotencyKey,
+) -> RefundView:
     tenant_id = tenant_id_of(app)
-    key = idempotency_key_from(app.current_event.headers)
     result = run_idempotently(
         operation=f"refund:{payment_id}",
         tenant_id=tenant_id,
-        idempotency_key=key,
+        idempotency_key=idempotency_key,
         body=body.model_dump(mode="json"),
         action=lambda: request_refund(
             tenant_id=tenant_id,
             payment_id=payment_id,
             amount=body.amount,
             reason=body.reason,
-            idempotency_key=key,
+            idempotency_key=idempotency_key,
         ),
         lambda_context=app.lambda_context,
     )
-    return Response(201, content_types.APPLICATION_JSON, result)
+    return RefundView.model_validate(result)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

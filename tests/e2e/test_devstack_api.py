@@ -20,13 +20,21 @@ def test_make_dev_prints_a_working_curl_and_the_key(devstack: RunningDevStack) -
     info = devstack.info
     assert info["api_key"] in printed
     assert info["api_base_url"] in printed
-    # The printed curl for the demo payment, run exactly as printed.
+    # The printed `export` line, then the printed curl for the demo payment, run as printed.
+    export = re.search(r"^  (export BASE=\S+ KEY=\S+)$", printed, re.MULTILINE)
     match = re.search(
-        r"(curl -s -H \"Authorization: Bearer \S+\" \\\n\s+\S+/v1/payments/pay_\S+)", printed
+        r"^  (curl -s -H \"Authorization: Bearer \$KEY\" \$BASE/v1/payments/pay_\S+)$",
+        printed,
+        re.MULTILINE,
     )
+    assert export, printed
     assert match, printed
     result = subprocess.run(
-        ["bash", "-c", match.group(1)], capture_output=True, text=True, timeout=30, check=True
+        ["bash", "-c", f"{export.group(1)}\n{match.group(1)}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     payment = json.loads(result.stdout)
     assert payment["payment_id"] == info["demo_payment_id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -256,3 +257,61 @@ def test_payable_references_cannot_smuggle_key_separators(
 ) -> None:
     status, body = _list(functions, new_tenant(), payable_type="a#b", payable_id="c")
     assert (status, body["error"]["code"]) == (400, "invalid_format")
+
+
+def _edited_cursors(cursor: str) -> list[tuple[str, str]]:
+    """The cursor with each field edited in every way that keeps or breaks its shape."""
+    padded = cursor + "=" * (-len(cursor) % 4)
+    key = json.loads(base64.urlsafe_b64decode(padded))
+
+    def encode(value: Any) -> str:
+        raw = json.dumps(value, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    edits: list[tuple[str, str]] = []
+    for field in sorted(key):
+        for label, value in [
+            ("number", {"N": "1"}),
+            ("int", {"S": 123}),
+            ("null", {"S": None}),
+            ("empty", {"S": ""}),
+            ("list", {"S": ["x"]}),
+            ("bare", "x"),
+            ("two types", {"S": "x", "N": "1"}),
+            ("other value", {"S": key[field]["S"] + "x"}),
+            ("huge", {"S": "x" * 1500}),
+            ("binary", {"B": "AAAA"}),
+        ]:
+            edits.append((f"{field} {label}", encode({**key, field: value})))
+        edits.append((f"{field} removed", encode({k: v for k, v in key.items() if k != field})))
+    edits += [
+        ("extra field", encode({**key, "gsi2pk": {"S": "x"}})),
+        ("a list", encode([key])),
+        ("a string", encode("x")),
+        ("not json", base64.urlsafe_b64encode(b"{not json").decode()),
+        ("not base64", "%%%"),
+        ("not utf-8", base64.urlsafe_b64encode(b"\xff\xfe").decode()),
+        ("truncated", cursor[: len(cursor) // 2]),
+    ]
+    return edits
+
+
+def test_every_edit_of_a_cursor_is_400_invalid_cursor(
+    aws: LocalStack, functions: FunctionRegistry
+) -> None:
+    tenant = new_tenant()
+    for _ in range(3):
+        new_payment(tenant)
+    query = {"payable_type": "booking", "payable_id": "bk_1001", "limit": "1"}
+    _, page = _list(functions, tenant, **query)
+    assert page["next_cursor"]
+    wrong = {}
+    for label, edited in _edited_cursors(page["next_cursor"]):
+        status, body = _list(functions, tenant, **query, cursor=edited)
+        # A cursor longer than the parameter allows is refused by the parameter's schema.
+        expected = "value_too_long" if len(edited) > 2048 else "invalid_cursor"
+        if (status, body.get("error", {}).get("code")) != (400, expected):
+            wrong[label] = (status, body)
+    assert wrong == {}
+    # The untouched cursor still works.
+    assert _list(functions, tenant, **query, cursor=page["next_cursor"])[0] == 200

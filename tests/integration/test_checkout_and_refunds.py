@@ -55,10 +55,13 @@ def _checkout(
     body = {**json.loads(event["body"]), **body_changes}
     event["body"] = json.dumps({k: v for k, v in body.items() if v is not None})
     event["requestContext"]["authorizer"]["tenant_id"] = tenant
+    # API Gateway sends every header in both maps; Powertools reads multiValueHeaders.
     if key is None:
         event["headers"].pop("Idempotency-Key")
+        event["multiValueHeaders"].pop("Idempotency-Key")
     else:
         event["headers"]["Idempotency-Key"] = key
+        event["multiValueHeaders"]["Idempotency-Key"] = [key]
     response = functions.invoke("CheckoutFunction", event)
     return response["statusCode"], json.loads(response["body"])
 
@@ -71,6 +74,7 @@ def _refund(
     event["pathParameters"] = {"payment_id": payment_id}
     event["body"] = json.dumps(body)
     event["headers"]["Idempotency-Key"] = key
+    event["multiValueHeaders"]["Idempotency-Key"] = [key]
     event["requestContext"]["authorizer"]["tenant_id"] = tenant
     response = functions.invoke("RefundsFunction", event)
     return response["statusCode"], json.loads(response["body"])
@@ -133,7 +137,7 @@ def test_concurrent_requests_with_one_key_make_one_payment_and_one_session(
         thread.join()
     created = [body for status, body in results if status == 201]
     busy = [body for status, body in results if status == 409]
-    assert created
+    assert created, results
     assert len(created) + len(busy) == 6
     assert {body["payment_id"] for body in created} == {created[0]["payment_id"]}
     assert all(body["error"]["code"] == "idempotency_key_in_use" for body in busy)
@@ -275,6 +279,9 @@ def test_unpaid_payments_are_not_refundable_and_bad_refunds_are_4xx(
         ({"amount": 1.5}, "invalid_type"),
         ({"reason": "because"}, "invalid_reason"),
         ({"amount": 1, "note": "x"}, "unknown_field"),
+        # null never means "the default": only an omitted amount refunds all that remains.
+        ({"amount": None}, "null_not_allowed"),
+        ({"reason": None}, "null_not_allowed"),
     ):
         status, error = _refund(functions, tenant, payment_id, f"bad-{code}", **payload)
         assert (status, error["error"]["code"]) == (422, code), payload
@@ -320,3 +327,26 @@ def test_refunding_without_the_provider_reserves_nothing(
     assert payment is not None
     assert payment.amount_refund_pending == 0
     assert items_of_type("refund") == []
+
+
+@pytest.mark.parametrize(
+    "field", ["cancel_url", "customer", "metadata", "expires_in_minutes", "customer.name"]
+)
+def test_null_in_an_optional_checkout_field_is_422_and_writes_nothing(
+    functions: FunctionRegistry, merchant: tuple[str, stripe.StripeClient], field: str
+) -> None:
+    tenant, client = merchant
+    event = load_event("checkout/create.json")
+    body = json.loads(event["body"])
+    if field == "customer.name":
+        body["customer"] = {"email": "ann@example.com", "name": None}
+    else:
+        body[field] = None
+    event["body"] = json.dumps(body)
+    event["requestContext"]["authorizer"]["tenant_id"] = tenant
+    response = functions.invoke("CheckoutFunction", event)
+    error = json.loads(response["body"])["error"]
+    assert (response["statusCode"], error["code"]) == (422, "null_not_allowed")
+    assert error["details"][0]["field"] == field
+    assert items_of_type("payment") == []
+    assert client.v1.checkout.sessions.list().data == []

@@ -46,6 +46,23 @@ NOT_FOR = {
     },
     "authorizer": {"stripe", "payments.providers.stripe", "payments.services.transitions"},
     "health": {"stripe", "pynamodb", "payments.store.repositories"},
+    # The docs function serves a committed file: no handler, no data access, no generator.
+    "docs": {
+        "stripe",
+        "pynamodb",
+        "boto3",
+        "payments.store",
+        "payments.services",
+        "payments.providers",
+        "scripts",
+    },
+}
+# What only the docs function and the build-time generator may load: no other function pays for
+# the API's own documentation at its cold start. (Powertools' resolver itself imports
+# openapi.merge; what it costs is the resolver's, not ours.)
+DOCS_ONLY = {
+    "aws_lambda_powertools.event_handler.openapi.swagger_ui",
+    "scripts.openapi",
 }
 
 
@@ -82,3 +99,11 @@ def test_provider_sdks_load_only_when_a_provider_is_used() -> None:
     # The registry imports an adapter on first use: at import time no function holds Stripe.
     for function in ("checkout", "refunds", "webhook_stripe", "status"):
         assert "stripe" not in _loaded(function), function
+
+
+@pytest.mark.parametrize(
+    "function", ["checkout", "refunds", "status", "callbacks_api", "health", "webhook_stripe"]
+)
+def test_no_function_but_docs_loads_the_api_documentation(function: str) -> None:
+    loaded = _loaded(function)
+    assert {name for name in loaded if any(name.startswith(d) for d in DOCS_ONLY)} == set()

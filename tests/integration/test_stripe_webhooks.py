@@ -257,7 +257,15 @@ def test_bad_signatures_are_400_and_recorded_with_the_raw_payload(
     checkout = open_checkout(tenant)
     event = session_completed(checkout)
     status, body = _deliver(functions, tenant, event, **kwargs)
-    assert (status, body) == (400, {"error": {"code": "signature_verification_failed"}}), case
+    assert (status, body) == (
+        400,
+        {
+            "error": {
+                "code": "signature_verification_failed",
+                "message": "the signature could not be verified",
+            }
+        },
+    ), case
     [record] = items_of_type("inbox")
     assert record["status"] == "rejected"
     assert reason in record["reason"]

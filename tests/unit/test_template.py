@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from devstack.template import LocalStack, load_template
@@ -29,17 +31,18 @@ def test_functions_run_python313_on_arm64_with_tracing_and_the_shared_layer() ->
         assert (STACK.function_code_dir(logical_id) / "app.py").exists(), logical_id
 
 
-def test_routes_come_from_the_template_with_auth_everywhere_but_health() -> None:
+def test_routes_come_from_the_template_with_auth_everywhere_but_health_and_docs() -> None:
     routes = {(r.method, r.path): r for r in STACK.api_routes()}
-    assert set(routes) >= {
-        ("GET", "/v1/payments/{payment_id}"),
-        ("GET", "/v1/payments"),
+    open_routes = {
         ("GET", "/v1/health"),
+        ("GET", "/v1/openapi.json"),
+        ("GET", "/v1/docs"),
+        ("GET", "/v1/docs/{asset}"),
     }
-    assert not routes[("GET", "/v1/health")].authorized
-    assert all(r.authorized for key, r in routes.items() if key[1] != "/v1/health")
-    assert STACK.authorizer_function() == "AuthorizerFunction"
-    assert STACK.authorizer_ttl() == 300
+    assert set(routes) >= {("GET", "/v1/payments/{payment_id}"), ("GET", "/v1/payments")}
+    assert set(routes) >= open_routes
+    assert all(not routes[key].authorized for key in open_routes)
+    assert all(r.authorized for key, r in routes.items() if key not in open_routes)
 
 
 def test_table_indexes_match_the_pynamodb_models() -> None:
@@ -80,3 +83,134 @@ def test_no_function_policy_grants_a_wildcard_resource() -> None:
 
 def test_health_function_has_no_data_access() -> None:
     assert "Policies" not in _resource("HealthFunction")["Properties"]
+
+
+# --- logs and audit ----------------------------------------------------------------------------
+
+
+def _retained_log_group(value: Any, where: str) -> str:
+    """The logical id of the log group ``value`` refers to; it expires after LogRetentionDays."""
+    assert isinstance(value, dict), where
+    target = value.get("Ref") or (value.get("Fn::GetAtt") or [None])[0]
+    group = TEMPLATE["Resources"].get(str(target)) or {}
+    assert group.get("Type") == "AWS::Logs::LogGroup", where
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, where
+    return str(target)
+
+
+def test_logs_expire_after_a_retention_the_deployer_chooses() -> None:
+    retention = TEMPLATE["Parameters"]["LogRetentionDays"]
+    assert retention["Default"] == 90
+    assert retention["Default"] in retention["AllowedValues"]  # CloudWatch's own values
+
+
+def test_every_function_logs_to_a_log_group_of_its_own_with_retention() -> None:
+    # Without LoggingConfig Lambda creates /aws/lambda/<name> itself, kept forever.
+    groups = []
+    for logical_id, spec in STACK.functions().items():
+        logging_config = spec["Properties"].get("LoggingConfig") or {}
+        groups.append(_retained_log_group(logging_config.get("LogGroup"), logical_id))
+    assert len(set(groups)) == len(groups)
+
+
+ACCESS_LOG = _resource("PaymentsApi")["Properties"]["AccessLogSetting"]
+
+
+def test_api_access_log_goes_to_a_log_group_with_retention() -> None:
+    _retained_log_group(ACCESS_LOG["DestinationArn"], "PaymentsApi")
+
+
+def test_api_access_log_is_one_json_line_with_request_id_tenant_route_status_latency() -> None:
+    log_format = ACCESS_LOG["Format"]
+    assert "\n" not in log_format
+    variables = set(re.findall(r"\$context\.[A-Za-z0-9_.]*[A-Za-z0-9_]", log_format))
+    assert variables >= {
+        "$context.requestId",  # = the correlation_id of a 500 and the function log's
+        "$context.authorizer.tenant_id",
+        "$context.authorizer.key_id",
+        "$context.resourcePath",
+        "$context.status",
+        "$context.responseLatency",
+        "$context.integrationLatency",
+        "$context.error.message",
+    }
+    # Every variable quoted: API Gateway writes "-" for a missing one, and the line stays JSON.
+    line = json.loads(re.sub(r"\$context\.[A-Za-z0-9_.]*[A-Za-z0-9_]", "-", log_format))
+    assert all(value == "-" for value in line.values())
+    assert len(line) == len(variables)
+
+
+def test_api_access_log_carries_no_body_no_header_and_no_key() -> None:
+    log_format = ACCESS_LOG["Format"]
+    for forbidden in (
+        "$input",  # the request body
+        "$method.request",  # headers, query string
+        "$context.identity.apiKey",  # the usage key API Gateway meters under (and its id)
+        "$context.requestOverride",
+        "$context.responseOverride",
+        "Authorization",
+    ):
+        assert forbidden not in log_format
+
+
+def test_the_stage_waits_for_the_account_cloudwatch_role_it_needs_to_log() -> None:
+    account = _resource("ApiGatewayAccount")
+    assert account["Condition"] == "ManagesApiGatewayAccount"
+    assert account["DeletionPolicy"] == "Retain"
+    role = _resource(account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0])
+    assert role["DeletionPolicy"] == "Retain"
+    tags = _resource("PaymentsApi")["Properties"]["Tags"]
+    assert {"Ref": "ApiGatewayAccount"} in next(iter(tags.values()))["Fn::If"]
+
+
+# --- concurrency -------------------------------------------------------------------------------
+
+
+def _anonymous_entry_points() -> set[str]:
+    """Functions a caller without an API key can make run: public function URLs, routes
+    without the authorizer, and the authorizer itself (any Authorization header runs it)."""
+    reachable = {r.function for r in STACK.api_routes() if not r.authorized}
+    for logical_id, spec in STACK.functions().items():
+        url = spec["Properties"].get("FunctionUrlConfig") or {}
+        if url and url.get("AuthType") == "NONE":
+            reachable.add(logical_id)
+    reachable.add(str(STACK.authorizer_function()))
+    return reachable
+
+
+def test_functions_an_anonymous_caller_reaches_have_reserved_concurrency() -> None:
+    reachable = _anonymous_entry_points()
+    assert reachable >= {"WebhookStripeFunction", "HealthFunction", "AuthorizerFunction"}
+    for logical_id in reachable:
+        reserved = _resource(logical_id)["Properties"].get("ReservedConcurrentExecutions")
+        assert isinstance(reserved, dict), logical_id
+        parameter = TEMPLATE["Parameters"][reserved["Ref"]]
+        assert parameter["Type"] == "Number", logical_id
+        assert parameter["MinValue"] >= 1, logical_id
+        assert 1 <= parameter["Default"] <= 50, logical_id
+    for spec in STACK.functions().values():
+        if spec["Properties"].get("FunctionUrlConfig"):  # every provider webhook, one knob
+            assert spec["Properties"]["ReservedConcurrentExecutions"] == {
+                "Ref": "WebhookReservedConcurrency"
+            }
+
+
+def test_functions_only_a_tenant_or_aws_reaches_share_the_account_pool() -> None:
+    for logical_id, spec in STACK.functions().items():
+        if logical_id not in _anonymous_entry_points():
+            assert "ReservedConcurrentExecutions" not in spec["Properties"], logical_id
+
+
+# --- checkov -----------------------------------------------------------------------------------
+
+
+def test_every_checkov_skip_names_a_check_and_gives_its_reason() -> None:
+    skipped = 0
+    for logical_id, spec in TEMPLATE["Resources"].items():
+        for skip in ((spec.get("Metadata") or {}).get("checkov") or {}).get("skip", []):
+            assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), logical_id
+            comment = skip.get("comment")
+            assert isinstance(comment, str), (logical_id, skip["id"])
+            assert len(comment) >= 20, (logical_id, skip["id"])
+            skipped += 1
+    assert skipped > 0

@@ -7,10 +7,32 @@ state between invocations, so this is read once per cold start).
 
 from __future__ import annotations
 
+import ipaddress
+import os
+from collections.abc import Mapping
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
+from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+SourceNetworks = tuple[IPv4Network | IPv6Network, ...]
+WEBHOOK_SOURCE_CIDRS_PREFIX = "WEBHOOK_SOURCE_CIDRS_"
+
+
+class RateLimit(BaseModel):
+    """At most ``capacity`` calls per tenant in each ``window_seconds`` window (0: none)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    capacity: int = Field(ge=0)
+    window_seconds: int = Field(ge=1, le=86_400)
 
 
 class Settings(BaseSettings):
@@ -38,6 +60,15 @@ class Settings(BaseSettings):
     callback_retry_time_scale: float = Field(default=1.0, gt=0, le=1.0)
     # How long a merchant endpoint may take to answer one delivery.
     callback_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+    # host:port of the Lambda runtime API (Lambda sets it); a callback may never go there.
+    aws_lambda_runtime_api: str = ""
+    # Rejected (unverified) webhook deliveries stored per tenant per hour; beyond that they are
+    # logged and counted, not stored.
+    webhook_rejections_per_tenant_hour: int = Field(default=100, ge=1)
+    # Networks each provider's webhooks may come from, by provider, from the variables
+    # WEBHOOK_SOURCE_CIDRS_<PROVIDER> (comma-separated CIDRs or addresses). Absent or empty:
+    # from anywhere. See webhook_source_networks().
+    webhook_source_cidrs: dict[str, SourceNetworks] = Field(default_factory=dict)
     # Where Omnisend API calls go (the devstack sets its sandbox).
     omnisend_api_base: str = "https://api.omnisend.com"
     # Payments still open this long after their last change are re-checked by the sweeper.
@@ -45,6 +76,82 @@ class Settings(BaseSettings):
     # Page size bounds for list endpoints.
     default_page_size: int = Field(default=25, ge=1, le=100)
     max_page_size: int = Field(default=100, ge=1, le=1000)
+    # Per-tenant budgets of costly operations (services/rate_limits.py). From the environment
+    # as JSON, e.g. RATE_LIMIT_CHECKOUT='{"capacity": 5, "window_seconds": 60}'.
+    rate_limit_secret_rotation: RateLimit = RateLimit(capacity=10, window_seconds=3600)
+    rate_limit_delivery_retry: RateLimit = RateLimit(capacity=30, window_seconds=600)
+    rate_limit_credential_test: RateLimit = RateLimit(capacity=10, window_seconds=600)
+    rate_limit_checkout: RateLimit = RateLimit(capacity=300, window_seconds=60)
+    # The API Gateway usage plan new tenants' usage keys join (payctl and the devstack only;
+    # the stack's DefaultUsagePlanId output).
+    default_usage_plan_id: str = ""
+
+    @field_validator("webhook_source_cidrs", mode="before")
+    @classmethod
+    def _parse_webhook_source_cidrs(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        return {
+            str(provider).lower(): _source_networks(str(provider), cidrs)
+            if isinstance(cidrs, str)
+            else cidrs
+            for provider, cidrs in value.items()
+        }
+
+    def webhook_source_networks(self, provider: str) -> SourceNetworks:
+        """The networks ``provider``'s webhooks must come from; empty: any source."""
+        return self.webhook_source_cidrs.get(provider, ())
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            _WebhookSourceCidrsSource(settings_cls),
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+        )
+
+
+def _source_networks(provider: str, cidrs: str) -> SourceNetworks:
+    """Strict: every comma-separated entry must be a network (no host bits set) or an address;
+    an empty entry or a typo fails the settings with the variable named, at load time."""
+    if not cidrs.strip():
+        return ()
+    networks = []
+    for entry in cidrs.split(","):
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=True))
+        except ValueError as error:
+            raise ValueError(
+                f"{WEBHOOK_SOURCE_CIDRS_PREFIX}{provider.upper()}: {entry.strip()!r} is not a"
+                f" network ({error}); expected comma-separated CIDRs such as"
+                " 3.18.12.63/32, 2001:db8::/32"
+            ) from None
+    return tuple(networks)
+
+
+class _WebhookSourceCidrsSource(PydanticBaseSettingsSource):
+    """Collects WEBHOOK_SOURCE_CIDRS_<PROVIDER> variables into ``webhook_source_cidrs``, so a
+    new provider's allow-list needs its template parameter only, not a settings field."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is done in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        found = {
+            name[len(WEBHOOK_SOURCE_CIDRS_PREFIX) :].lower(): value
+            for name, value in os.environ.items()
+            if name.upper().startswith(WEBHOOK_SOURCE_CIDRS_PREFIX)
+        }
+        return {"webhook_source_cidrs": found} if found else {}
 
 
 @lru_cache(maxsize=1)

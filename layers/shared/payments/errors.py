@@ -13,6 +13,8 @@ from http import HTTPStatus
 class PaymentsError(Exception):
     status: int = HTTPStatus.BAD_REQUEST
     code: str = "bad_request"
+    # When set, the answer carries `Retry-After: <seconds>`.
+    retry_after_seconds: int | None = None
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
         super().__init__(message)
@@ -48,3 +50,14 @@ class BusyError(PaymentsError):
 
     status = HTTPStatus.SERVICE_UNAVAILABLE
     code = "concurrent_update"
+
+
+class RateLimitedError(PaymentsError):
+    """The tenant used up its budget for a costly operation; it may try again later."""
+
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = max(1, retry_after_seconds)

@@ -3,22 +3,274 @@
 Every client error leaves as ``{"error": {"code": "...", "message": "..."}}`` with the right
 4xx; anything unexpected is a 500 carrying only a correlation id (the request id), and the
 details go to the log under that id.
+
+Before a route sees a request, :class:`PaymentsResolver` screens its raw body the same way for
+every route, present and future: a body that is not JSON (by content type, encoding, syntax,
+size or nesting depth) is refused with a specific 4xx, so no parser deep inside a handler can
+turn a client's bytes into a 500.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
+from payments.api_models import ErrorBody
 from payments.errors import PaymentsError, UnauthorizedError
 from payments.money import MoneyError
 
 logger = Logger(child=True)
+
+# A JSON request body larger than this is refused (413) before it is parsed; the largest
+# legitimate body (a checkout with full metadata) is about a third of it.
+MAX_JSON_BODY_BYTES = 64 * 1024
+# Deeper nesting than this is refused (400): no route takes more than three levels, and
+# recursive parsers must never meet attacker-chosen depth.
+MAX_JSON_DEPTH = 32
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+# --- request screening ---------------------------------------------------------------------
+
+
+def screened_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The event with a body that is safe to parse as JSON; raises PaymentsError (a 4xx) when
+    the body cannot be one.
+
+    An absent body on a write becomes ``{}``, so the route's own schema says what is missing
+    (and a refund of "all that remains" needs no body at all).
+    """
+    if str(event.get("httpMethod", "")).upper() not in _BODY_METHODS:
+        return event
+    raw = event.get("body")
+    if raw is None or raw == "":
+        return {**event, "body": "{}", "isBase64Encoded": False}
+    if event.get("isBase64Encoded"):
+        try:
+            data = base64.b64decode(str(raw), validate=True)
+        except (binascii.Error, ValueError):
+            raise PaymentsError(
+                "the request body is not valid base64", code="invalid_encoding"
+            ) from None
+    else:
+        data = str(raw).encode("utf-8", errors="surrogatepass")
+    if len(data) > MAX_JSON_BODY_BYTES:
+        raise PaymentsError(
+            f"the request body is larger than {MAX_JSON_BODY_BYTES} bytes",
+            code="payload_too_large",
+            status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        )
+    media_type, _, parameters = _header(event, "content-type").partition(";")
+    charset = _charset(parameters)
+    if not _is_json_media_type(media_type) or charset not in {None, "utf-8", "utf8"}:
+        raise PaymentsError(
+            "send the body as JSON with the header Content-Type: application/json",
+            code="unsupported_media_type",
+            status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PaymentsError("the request body is not UTF-8 text", code="invalid_encoding") from None
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise PaymentsError(
+            f"the request body nests deeper than {MAX_JSON_DEPTH} levels",
+            code="nesting_too_deep",
+        )
+    try:
+        json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        # ValueError covers malformed JSON, NaN/Infinity and integers beyond Python's
+        # digit limit; none of them is JSON a route could take.
+        raise PaymentsError("the request body is not valid JSON", code="invalid_json") from None
+    # Checked above: JSON in UTF-8, whatever spelling the client used. Powertools' validation
+    # recognises only the plain media type.
+    screened = {**event, "body": text, "isBase64Encoded": False}
+    screened["headers"] = _json_content_type(event.get("headers"), content_types.APPLICATION_JSON)
+    if event.get("multiValueHeaders"):
+        screened["multiValueHeaders"] = _json_content_type(
+            event["multiValueHeaders"], [content_types.APPLICATION_JSON]
+        )
+    return screened
+
+
+def _json_content_type(headers: Mapping[str, Any] | None, value: Any) -> dict[str, Any]:
+    kept = {k: v for k, v in (headers or {}).items() if str(k).lower() != "content-type"}
+    return {**kept, "Content-Type": value}
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in ``text``, without parsing it (linear)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _header(event: Mapping[str, Any], name: str) -> str:
+    for key, value in (event.get("headers") or {}).items():
+        if str(key).lower() == name and isinstance(value, str):
+            return value
+    return ""
+
+
+def _is_json_media_type(media_type: str) -> bool:
+    kind = media_type.strip().lower()
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
+
+
+def _charset(parameters: str) -> str | None:
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
+
+
+class PaymentsResolver(APIGatewayRestResolver):
+    """Powertools' REST resolver, with request screening in front of routing and validation."""
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        try:
+            event = screened_event(event)
+        except PaymentsError as refusal:
+            return _proxy_error(refusal)
+        return super().resolve(event, context)
+
+
+def _proxy_error(error: PaymentsError) -> dict[str, Any]:
+    """An error as the API Gateway proxy response, for refusals made before routing."""
+    return {
+        "statusCode": int(error.status),
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"error": {"code": error.code, "message": error.message}}),
+        "isBase64Encoded": False,
+    }
+
+
+# --- request models ------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+def _refuse_null(value: object) -> object:
+    if value is None:
+        raise PydanticCustomError(
+            "null_not_allowed", "null is not a value here: leave the field out instead"
+        )
+    return value
+
+
+def _no_null_default(schema: dict[str, Any]) -> None:
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]
+
+
+# An optional field that may be left out but never sent as null: ``null`` is refused (422
+# null_not_allowed) instead of silently meaning "the default" (pydantic never validates a
+# default, so leaving the field out still gives None). At run time the field's type is T itself,
+# not a union with None, so the schema shows T and error locations stay plain field paths.
+if TYPE_CHECKING:
+    Omittable = Annotated[T | None, ...]
+else:
+    Omittable = Annotated[
+        T, BeforeValidator(_refuse_null), Field(json_schema_extra=_no_null_default)
+    ]
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description=(
+            "Required on every write: 1-255 printable ASCII characters without spaces. The same "
+            "key with the same body replays the first answer for 24 h; use a new key for every "
+            "operation you mean to start."
+        ),
+    ),
+]
+
+
+# --- OpenAPI responses ---------------------------------------------------------------------
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed request: body not JSON/UTF-8, too deep, or a bad header, path or query "
+    "parameter",
+    401: "Missing, unknown or revoked API key",
+    403: "The key may not call this route",
+    404: "No such object for this tenant (or no such route)",
+    409: "Conflicts with the object's state or with a request still running",
+    413: "Request body too large",
+    415: "Request body is not sent as application/json",
+    422: "A well-formed body that breaks the route's rules",
+    429: "Rate limited: retry after the Retry-After header's seconds",
+    500: "Unexpected error: quote the correlation_id",
+    502: "The payment provider did not answer: retry with the same Idempotency-Key",
+    503: "Concurrent changes to the same object: retry shortly",
+}
+# What any authorized route can answer, whatever it does.
+AUTHORIZED_ERRORS = (401, 403, 429, 500)
+# What any route with a JSON body can answer on top.
+BODY_ERRORS = (400, 413, 415, 422)
+
+
+def api_responses(
+    status: int,
+    model: type[BaseModel] | None,
+    description: str,
+    *errors: int,
+    media: dict[str, Any] | None = None,
+) -> dict[int, OpenAPIResponse]:
+    """The documented answers of a route: its success and its errors. The success body is
+    ``model`` as JSON, or the ``media`` given (media type -> schema), or nothing."""
+    success: OpenAPIResponse = {"description": description}
+    if model is not None:
+        success["content"] = {content_types.APPLICATION_JSON: {"model": model}}
+    elif media:
+        success["content"] = {kind: {"schema": schema} for kind, schema in media.items()}
+    documented: dict[int, OpenAPIResponse] = {status: success}
+    for code in sorted(set(errors)):
+        documented[code] = {
+            "description": _ERROR_DESCRIPTIONS[code],
+            "content": {content_types.APPLICATION_JSON: {"model": ErrorBody}},
+        }
+    return documented
 
 
 def error_response(
@@ -46,6 +298,7 @@ _VALIDATION_CODES = {
     "model_attributes_type": "invalid_json",
     "missing": "missing_field",
     "extra_forbidden": "unknown_field",
+    "null_not_allowed": "null_not_allowed",
     "string_too_long": "value_too_long",
     "too_long": "value_too_long",
     "string_too_short": "value_too_short",
@@ -58,9 +311,13 @@ _VALIDATION_CODES = {
     "literal_error": "invalid_value",
     "enum": "invalid_value",
 }
+_IDEMPOTENCY_HEADER = "idempotency-key"
 
 
-def _validation_code(error_type: str) -> str:
+def _validation_code(error_type: str, location: str, name: str) -> str:
+    if location == "header" and name.lower() == _IDEMPOTENCY_HEADER:
+        absent = error_type in {"missing", "string_too_short"}
+        return "idempotency_key_required" if absent else "invalid_idempotency_key"
     if error_type in _VALIDATION_CODES:
         return _VALIDATION_CODES[error_type]
     if error_type.endswith(("_type", "_parsing")):
@@ -68,19 +325,80 @@ def _validation_code(error_type: str) -> str:
     return "invalid_value"
 
 
-def _validation_response(error: RequestValidationError) -> Response[dict[str, Any]]:
-    errors = list(error.errors())
-    details = [
-        {
-            "field": ".".join(str(part) for part in e.get("loc", ())[1:]) or "body",
-            "in": str(e.get("loc", ("body",))[0]),
-            "code": _validation_code(str(e.get("type", ""))),
-        }
-        for e in errors
-    ]
+def _field_path(parts: tuple[Any, ...]) -> str:
+    """``customer.email``, ``event_types[0]``: a path into the request, never an offset."""
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model inside ``Model | None``, ``list[Model]``, ``dict[str, Model]``."""
+    for argument in getattr(annotation, "__args__", ()) or ():
+        inner = _unwrap(argument)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner
+    return annotation
+
+
+def _field_description(app: APIGatewayRestResolver, location: str, parts: tuple[Any, ...]) -> str:
+    """The documented expectation of the field at ``parts`` (its schema description)."""
+    route = app.context.get("_route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not parts:
+        return ""
+    if location != "body":
+        params = {
+            "query": dependant.query_params,
+            "path": dependant.path_params,
+            "header": dependant.header_params,
+        }.get(location, [])
+        for param in params:
+            if str(param.alias).lower() == str(parts[0]).lower():
+                return str(param.field_info.description or "")
+        return ""
+    if not dependant.body_params:
+        return ""
+    model: Any = dependant.body_params[0].field_info.annotation
+    description = ""
+    for part in parts:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return ""
+        description = str(fields[part].description or "")
+        model = _unwrap(fields[part].annotation)
+    return description
+
+
+def _validation_response(
+    app: APIGatewayRestResolver, error: RequestValidationError
+) -> Response[dict[str, Any]]:
+    details = []
+    for e in error.errors():
+        loc = tuple(e.get("loc", ("body",))) or ("body",)
+        location, parts = str(loc[0]), loc[1:]
+        code = _validation_code(str(e.get("type", "")), location, str(parts[0] if parts else ""))
+        if code == "invalid_json":
+            parts = ()  # pydantic points at a character offset: meaningless to a client
+        expected = _field_description(app, location, parts)
+        reason = str(e.get("msg") or code)
+        details.append(
+            {
+                "field": _field_path(parts) or location,
+                "in": location,
+                "code": code,
+                "message": f"{reason}; expected {expected}" if expected else reason,
+            }
+        )
     first = details[0] if details else {"code": "invalid_request", "in": "body", "field": "body"}
-    # Unparseable JSON and bad query/path parameters are malformed requests (400); a body
-    # that parses but does not fit the schema is unprocessable (422).
+    # Unparseable JSON and bad query/path/header parameters are malformed requests (400); a
+    # body that parses but does not fit the schema is unprocessable (422).
     malformed = first["code"] == "invalid_json" or first["in"] in {"query", "path", "header"}
     status = HTTPStatus.BAD_REQUEST if malformed else HTTPStatus.UNPROCESSABLE_ENTITY
     where = f"{first['in']} field '{first['field']}'"
@@ -88,17 +406,22 @@ def _validation_response(error: RequestValidationError) -> Response[dict[str, An
         "invalid_json": "request body is not valid JSON",
         "missing_field": f"{where} is required",
         "unknown_field": f"{where} is not allowed",
-    }.get(first["code"], f"{where} is invalid ({first['code']})")
-    return error_response(status, first["code"], message, details=details)
+        "idempotency_key_required": "the Idempotency-Key header is required for this request",
+        "invalid_idempotency_key": "Idempotency-Key must be 1-255 printable ASCII characters",
+    }.get(str(first["code"]), f"{where} is invalid: {first.get('message', first['code'])}")
+    return error_response(status, str(first["code"]), message, details=details)
 
 
-def create_resolver() -> APIGatewayRestResolver:
-    """An API Gateway REST resolver with validation on and our one error mapping."""
-    app = APIGatewayRestResolver(enable_validation=True)
+def create_resolver() -> PaymentsResolver:
+    """An API Gateway REST resolver with screening, validation and our one error mapping."""
+    app = PaymentsResolver(enable_validation=True)
 
     @app.exception_handler(PaymentsError)
     def _payments_error(error: PaymentsError) -> Response[dict[str, Any]]:
-        return error_response(error.status, error.code, error.message)
+        response = error_response(error.status, error.code, error.message)
+        if error.retry_after_seconds is not None:
+            response.headers["Retry-After"] = str(error.retry_after_seconds)
+        return response
 
     @app.exception_handler(MoneyError)
     def _money_error(error: MoneyError) -> Response[dict[str, Any]]:
@@ -106,7 +429,7 @@ def create_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(RequestValidationError)
     def _validation_error(error: RequestValidationError) -> Response[dict[str, Any]]:
-        return _validation_response(error)
+        return _validation_response(app, error)
 
     @app.not_found
     def _route_not_found(_: RouteNotFoundError) -> Response[dict[str, Any]]:

@@ -8,7 +8,6 @@ runs again (and our operations are built to resume, not repeat).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
@@ -25,30 +24,15 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from payments.config import get_settings
-from payments.errors import ConflictError, PaymentsError, UnprocessableError
+from payments.errors import ConflictError, UnprocessableError
 
 HEADER = "Idempotency-Key"
 EXPIRES_AFTER_SECONDS = 24 * 60 * 60  # like Stripe's
-_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 @cache
 def _persistence() -> DynamoDBPersistenceLayer:
     return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table_name)
-
-
-def idempotency_key_from(headers: Mapping[str, str] | None) -> str:
-    """The request's Idempotency-Key (header name case-insensitive), validated."""
-    value = next((v for k, v in (headers or {}).items() if k.lower() == HEADER.lower()), None)
-    if value is None or not value.strip():
-        raise PaymentsError(
-            f"the {HEADER} header is required for this request", code="idempotency_key_required"
-        )
-    if not _VALID_KEY.match(value):
-        raise PaymentsError(
-            f"{HEADER} must be 1-255 printable ASCII characters", code="invalid_idempotency_key"
-        )
-    return value
 
 
 def run_idempotently(

@@ -59,6 +59,31 @@ class WebhookVerificationError(Exception):
         self.reason = reason
 
 
+# How far a provider's signed timestamp may be from our clock, in either direction.
+SIGNED_TIMESTAMP_TOLERANCE_SECONDS = 300
+
+
+def check_signed_timestamp(
+    timestamp: int, now: float, tolerance: int = SIGNED_TIMESTAMP_TOLERANCE_SECONDS
+) -> None:
+    """Refuse a signed timestamp more than ``tolerance`` seconds before *or after* ``now``.
+
+    The past bound limits how long a captured delivery can be replayed. The future bound is
+    what providers' SDKs leave out (Stripe's only rejects old timestamps): without it, a
+    signature made for a time a day ahead stays replayable for that whole day. Every adapter
+    whose provider signs a timestamp calls this after the signature itself has verified.
+    """
+    if tolerance <= 0:
+        raise ValueError("tolerance must be positive")
+    drift = timestamp - now
+    if abs(drift) > tolerance:
+        direction = "in the future" if drift > 0 else "old"
+        raise WebhookVerificationError(
+            f"Timestamp outside the tolerance zone: {int(abs(drift))} s {direction}"
+            f" (at most {tolerance} s either way)"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Credentials:
     """A tenant's credentials for one provider, as stored in Secrets Manager."""

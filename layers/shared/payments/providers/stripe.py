@@ -32,10 +32,31 @@ from payments.providers.base import (
     ProviderUnreachableError,
     RefundObservation,
     WebhookVerificationError,
+    check_signed_timestamp,
 )
 
-SIGNATURE_TOLERANCE_SECONDS = 300
 NAME = "stripe"
+
+# Stripe's published webhook source addresses (https://stripe.com/files/ips/ips_webhooks.txt,
+# https://docs.stripe.com/ips#webhook-notifications; as of May 2026). Not applied by default:
+# the ready value for the StripeWebhookSourceCidrs template parameter (docs/providers/stripe.md).
+PUBLISHED_WEBHOOK_SOURCE_IPS = (
+    "3.18.12.63",
+    "3.69.109.8",
+    "3.120.168.93",
+    "3.130.192.231",
+    "13.235.14.237",
+    "13.235.122.149",
+    "18.211.135.69",
+    "35.154.171.200",
+    "35.157.207.129",
+    "52.15.183.38",
+    "54.88.130.119",
+    "54.88.130.237",
+    "54.187.174.169",
+    "54.187.205.235",
+    "54.187.216.72",
+)
 
 # Stripe refund status -> ours. requires_action is still open.
 _REFUND_STATUSES = {
@@ -200,21 +221,31 @@ class StripeProvider:
         if not signature:
             raise WebhookVerificationError("missing Stripe-Signature header")
         try:
+            # The SDK checks the signature only (no tolerance): the time window, both ways, is
+            # the one rule every provider shares.
             stripe.WebhookSignature.verify_header(
-                payload.decode("utf-8"),
-                signature,
-                credentials.require("webhook_secret"),
-                SIGNATURE_TOLERANCE_SECONDS,
+                payload.decode("utf-8"), signature, credentials.require("webhook_secret")
             )
         except stripe.SignatureVerificationError as error:
             raise WebhookVerificationError(str(error.user_message or error)) from None
         except UnicodeDecodeError:
             raise WebhookVerificationError("payload is not UTF-8") from None
+        check_signed_timestamp(_signed_timestamp(signature), time.time())
         try:
             event = json.loads(payload)
         except ValueError:
             raise WebhookVerificationError("payload is not JSON") from None
         return translate_event(event)
+
+
+def _signed_timestamp(signature_header: str) -> int:
+    """The ``t=`` of a Stripe-Signature header the SDK has just verified, read as the SDK
+    reads it (the first ``t`` entry), so it is the timestamp the signature covers."""
+    stamps = [item.split("=", 2) for item in signature_header.split(",")]
+    try:
+        return int(next(parts[1] for parts in stamps if parts[0] == "t"))
+    except (StopIteration, IndexError, ValueError):
+        raise WebhookVerificationError("Unable to extract timestamp from header") from None
 
 
 def translate_event(event: Mapping[str, Any]) -> ProviderEvent:

@@ -37,7 +37,8 @@ def authorize_request(event: dict[str, Any]) -> dict[str, Any]:
 
     The policy covers every route (not just the one asked for) because API Gateway caches it
     for 300 s per key and reuses it for the key's next calls to any route. Missing, malformed,
-    unknown and revoked keys, and keys of a suspended tenant, all get the same 401.
+    unknown and revoked keys, and keys of a suspended tenant, all get the same 401. The tenant's
+    usage key (``usageIdentifierKey``) comes from the same tenant read: no extra call.
     """
     request = APIGatewayAuthorizerRequestEvent(event)
     key = bearer_key(request.headers)
@@ -53,6 +54,9 @@ def authorize_request(event: dict[str, Any]) -> dict[str, Any]:
         request.method_arn,
         principal_id=record.key_id,
         context={"tenant_id": record.tenant_id, "key_id": record.key_id},
+        # Selects the tenant's usage plan (its throttle). A tenant without one yet gets
+        # API Gateway's 403 until `payctl limits backfill` gives it one (docs/decisions.md).
+        usage_identifier_key=tenant.usage_key.value if tenant.usage_key else None,
     )
     response.allow_all_routes()
     return response.asdict()

@@ -8,13 +8,14 @@ its own deliveries, and an endpoint that answered 2xx is never sent that event a
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.client
 import ipaddress
 import json
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from payments.domain.callbacks import (
 )
 from payments.domain.events import rfc3339
 from payments.errors import NotFoundError, UnprocessableError
+from payments.services.rate_limits import CostlyOperation, enforce_rate_limit
 from payments.store import callbacks as store
 from payments.store.models import CallbackEndpointItem, DeliveryAttemptItem, DeliveryItem
 
@@ -49,6 +51,13 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 METADATA_ADDRESSES = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 )
+# Refused by name even where "not public" would already refuse them, and in local development
+# too: link-local reaches the host's own services, the runtime API the function's own.
+LINK_LOCAL_NETWORKS = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
+# Where Lambda's runtime API listens; AWS_LAMBDA_RUNTIME_API (settings) names it as well.
+DEFAULT_RUNTIME_API = "127.0.0.1:9001"
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class EndpointNotFoundError(NotFoundError):
@@ -66,32 +75,113 @@ class InvalidEndpointUrlError(UnprocessableError):
 # --- endpoints -----------------------------------------------------------------------------
 
 
-def check_endpoint_url(url: str) -> None:
+@dataclass(frozen=True, slots=True)
+class ApprovedEndpoint:
+    """A callback URL as the guard approved it. ``addresses`` are what its host resolved to
+    in that one lookup, every one checked: the only addresses a delivery connects to."""
+
+    scheme: str
+    host: str
+    port: int
+    target: str  # path and query, as the request line carries them
+    addresses: tuple[IPAddress, ...]
+
+
+def check_endpoint_url(url: str) -> ApprovedEndpoint:
     """https to a public address only (http://localhost too, in local development).
 
-    Private, loopback, link-local and metadata addresses are refused, so a callback can never
-    be aimed into our VPC or at the instance metadata service. Checked at registration and
-    again before every attempt (DNS may change in between).
+    The host is resolved once and every answer is checked: private, loopback, link-local,
+    metadata and Lambda runtime API addresses are refused, so a callback can never be aimed
+    into our VPC, at the instance metadata service or at the function's own runtime. Checked at
+    registration and again by every attempt, which then connects to the approved addresses
+    only (DNS may change in between, or between a check and a connect).
     """
+    if any(not 0x20 < ord(char) < 0x7F for char in url):
+        raise InvalidEndpointUrlError("endpoint URL must be ASCII without spaces (percent-encode)")
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if not host or parts.username or parts.password:
         raise InvalidEndpointUrlError("endpoint URL needs a host and no credentials")
-    local = host in LOCAL_HOSTS
-    if local and get_settings().allow_local_callback_urls:
+    try:
+        explicit_port = parts.port
+    except ValueError:
+        raise InvalidEndpointUrlError("endpoint URL has an invalid port") from None
+    if explicit_port == 0:
+        raise InvalidEndpointUrlError("endpoint URL has an invalid port")
+    local = host in LOCAL_HOSTS and get_settings().allow_local_callback_urls
+    if local:
         if parts.scheme not in {"http", "https"}:
             raise InvalidEndpointUrlError("endpoint URL must be http(s)")
-        return
-    if parts.scheme != "https":
+    elif parts.scheme != "https":
         raise InvalidEndpointUrlError("endpoint URL must use https")
+    port = explicit_port or (443 if parts.scheme == "https" else 80)
+    if (host, port) in _runtime_api_names():
+        raise InvalidEndpointUrlError(f"{host}:{port} is the Lambda runtime API")
+    addresses = _resolve(host, port)
+    for address in addresses:
+        _refuse_forbidden_address(host, port, address, local=local)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return ApprovedEndpoint(parts.scheme, host, port, target, addresses)
+
+
+def _resolve(host: str, port: int) -> tuple[IPAddress, ...]:
+    """Every address ``host`` resolves to, in the resolver's order, each once. An IPv4-mapped
+    IPv6 answer is taken as the IPv4 address it is (so the checks see what is reached)."""
     try:
-        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
         raise InvalidEndpointUrlError(f"cannot resolve {host}") from None
+    addresses: list[IPAddress] = []
     for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if address in METADATA_ADDRESSES or not address.is_global:
-            raise InvalidEndpointUrlError(f"{host} resolves to a non-public address")
+        address: IPAddress = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        raise InvalidEndpointUrlError(f"cannot resolve {host}")
+    return tuple(addresses)
+
+
+def _refuse_forbidden_address(host: str, port: int, address: IPAddress, *, local: bool) -> None:
+    if (address, port) in _runtime_api_addresses():
+        raise InvalidEndpointUrlError(f"{host} resolves to the Lambda runtime API")
+    if address in METADATA_ADDRESSES:
+        raise InvalidEndpointUrlError(f"{host} resolves to a metadata service address")
+    if any(address in network for network in LINK_LOCAL_NETWORKS):
+        raise InvalidEndpointUrlError(f"{host} resolves to a link-local address")
+    if local:
+        # Local development: loopback only (a name in LOCAL_HOSTS that resolves elsewhere is
+        # not the developer's own machine).
+        if not address.is_loopback:
+            raise InvalidEndpointUrlError(f"{host} resolves to a non-loopback address")
+        return
+    if not address.is_global:
+        raise InvalidEndpointUrlError(f"{host} resolves to a non-public address")
+
+
+def _runtime_api_endpoints() -> list[tuple[str, int]]:
+    """The runtime API's host:port pairs: the default, and AWS_LAMBDA_RUNTIME_API if set."""
+    endpoints = []
+    for value in (DEFAULT_RUNTIME_API, get_settings().aws_lambda_runtime_api):
+        host, _, port = value.strip().rpartition(":")
+        if host and port.isdigit():
+            endpoints.append((host.strip("[]").lower(), int(port)))
+    return endpoints
+
+
+def _runtime_api_names() -> set[tuple[str, int]]:
+    return set(_runtime_api_endpoints())
+
+
+def _runtime_api_addresses() -> set[tuple[IPAddress, int]]:
+    addresses: set[tuple[IPAddress, int]] = set()
+    for host, port in _runtime_api_endpoints():
+        try:
+            addresses.add((ipaddress.ip_address(host), port))
+        except ValueError:
+            continue  # a name: matched by _runtime_api_names before resolution
+    return addresses
 
 
 def _secret_context(tenant_id: str, endpoint_id: str) -> dict[str, str]:
@@ -156,6 +246,7 @@ def delete_endpoint(tenant_id: str, endpoint_id: str) -> None:
 
 def rotate_secret(tenant_id: str, endpoint_id: str) -> dict[str, Any]:
     """A new secret; the old one keeps signing alongside it for 24 h."""
+    enforce_rate_limit(tenant_id, CostlyOperation.SECRET_ROTATION)
     item = _endpoint(tenant_id, endpoint_id)
     secret = new_secret()
     store.replace_secret(
@@ -268,34 +359,93 @@ class AttemptResult:
 
 
 def _post(url: str, headers: dict[str, str], body: bytes) -> AttemptResult:
+    """One POST: the URL is checked (one DNS lookup, every answer approved) and the connection
+    goes to an approved address, never to a second lookup's answer. A redirect is an answer
+    like any other non-2xx (http.client never follows one): never followed (SSRF)."""
     started = time.monotonic()
     try:
-        check_endpoint_url(url)
-        # The scheme is http(s): check_endpoint_url said so just above.
-        request = urllib.request.Request(  # noqa: S310
-            url, data=body, headers=headers, method="POST"
-        )
-        with _NO_REDIRECTS.open(
-            request, timeout=get_settings().callback_timeout_seconds
-        ) as response:
-            status, retry_after = response.status, response.headers.get("Retry-After")
-            error = None
-    except urllib.error.HTTPError as failure:
-        status, retry_after, error = failure.code, failure.headers.get("Retry-After"), None
+        endpoint = check_endpoint_url(url)
+        connection = _pinned_connection(endpoint, get_settings().callback_timeout_seconds)
+        try:
+            connection.request("POST", endpoint.target, body=body, headers=headers)
+            response = connection.getresponse()
+            status, retry_after, error = response.status, response.getheader("Retry-After"), None
+        finally:
+            connection.close()
     except InvalidEndpointUrlError as refused:
         status, retry_after, error = None, None, refused.message
-    except (urllib.error.URLError, TimeoutError, OSError) as failure:
+    except (http.client.HTTPException, OSError) as failure:
         status, retry_after, error = None, None, type(failure).__name__ + ": " + str(failure)[:200]
     latency = int((time.monotonic() - started) * 1000)
     return AttemptResult(status, latency, error, retry_after)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect is a failed delivery, never followed (SSRF)
+def _pinned_connection(endpoint: ApprovedEndpoint, timeout: float) -> http.client.HTTPConnection:
+    if endpoint.scheme == "https":
+        return _PinnedHTTPSConnection(endpoint, timeout)
+    return _PinnedHTTPConnection(endpoint, timeout)
 
 
-_NO_REDIRECTS = urllib.request.build_opener(_NoRedirect)
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP whose TCP connection goes to the approved addresses; ``host`` (the URL's) only
+    names the Host header, it is never looked up again."""
+
+    def __init__(self, endpoint: ApprovedEndpoint, timeout: float) -> None:
+        super().__init__(endpoint.host, endpoint.port, timeout=timeout)
+        self._approved = endpoint.addresses
+
+    def connect(self) -> None:
+        self.sock = _connect_approved(self._approved, self.port, self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """TLS over a TCP connection to the approved addresses; SNI and the certificate check use
+    the URL's host name, as they would without pinning."""
+
+    def __init__(self, endpoint: ApprovedEndpoint, timeout: float) -> None:
+        self._tls = _tls_context()
+        super().__init__(endpoint.host, endpoint.port, timeout=timeout, context=self._tls)
+        self._approved = endpoint.addresses
+
+    def connect(self) -> None:
+        raw = _connect_approved(self._approved, self.port, self.timeout)
+        try:
+            self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
+        except BaseException:
+            raw.close()
+            raise
+
+
+def _connect_approved(
+    addresses: tuple[IPAddress, ...], port: int, timeout: float | None
+) -> socket.socket:
+    """A TCP connection to the first approved address that accepts one."""
+    failure: OSError = OSError("no approved address")
+    for address in addresses:
+        try:
+            return _open_socket(address, port, timeout)
+        except OSError as error:
+            failure = error
+    raise failure
+
+
+def _open_socket(address: IPAddress, port: int, timeout: float | None) -> socket.socket:
+    # A socket connected to a literal address: no resolver is involved.
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect((str(address), port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """Certificate and host name verification on, as urllib's default; built once."""
+    return ssl.create_default_context()
 
 
 def deliver(task: dict[str, Any]) -> str:
@@ -399,6 +549,7 @@ def list_deliveries(tenant_id: str, event_id: str, endpoint_id: str | None) -> l
 
 def retry_delivery(tenant_id: str, delivery_id: str) -> dict[str, Any]:
     """Send again now, whatever state it is in (a failed delivery gets a fresh schedule)."""
+    enforce_rate_limit(tenant_id, CostlyOperation.DELIVERY_RETRY)
     delivery = store.get_delivery(delivery_id)
     if delivery is None or delivery.tenant_id != tenant_id:
         raise DeliveryNotFoundError(f"no delivery {delivery_id}")

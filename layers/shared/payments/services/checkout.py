@@ -17,6 +17,7 @@ from payments.providers import get_provider
 from payments.providers.base import CheckoutRequest, ProviderRejectedError
 from payments.services.credentials import provider_credentials
 from payments.services.customers import checkout_customer
+from payments.services.rate_limits import CostlyOperation, enforce_rate_limit
 from payments.services.transitions import apply_transition, create_payment
 from payments.store import repositories
 
@@ -52,6 +53,8 @@ def payment_id_for(tenant_id: str, idempotency_key: str) -> str:
 def start_checkout(tenant_id: str, request: CheckoutInput, idempotency_key: str) -> dict[str, Any]:
     """Validate, create (or resume) the payment, open the provider session, go pending."""
     money = _validated(request)
+    # Only a request that runs counts: an Idempotency-Key replay never reaches this function.
+    enforce_rate_limit(tenant_id, CostlyOperation.CHECKOUT)
     provider = get_provider(PROVIDER)
     credentials = provider_credentials(tenant_id, PROVIDER)  # before anything is written
     payment_id = payment_id_for(tenant_id, idempotency_key)

@@ -20,7 +20,16 @@ from payments.services.credentials import provider_credentials
 from payments.services.provider_events import apply_provider_event
 from payments.store import repositories
 
-logger = Logger(child=True)
+
+def _logger() -> Logger:
+    """A child of the running function's Logger: its lines carry that function's Lambda context.
+
+    Made when used, not at import: a child's parent is the logger of POWERTOOLS_SERVICE_NAME as
+    it is at that moment, and a process that imports this module before the function's
+    environment is set (a test run does) would otherwise get an orphan whose lines lose the
+    function's name and request id.
+    """
+    return Logger(child=True)
 
 
 @dataclass
@@ -36,6 +45,7 @@ def sweep(now: datetime | None = None) -> SweepReport:
         minutes=get_settings().sweeper_pending_age_minutes
     )
     report = SweepReport()
+    log = _logger()
     for payment in repositories.open_payments_older_than(cutoff):
         report.examined += 1
         try:
@@ -43,16 +53,14 @@ def sweep(now: datetime | None = None) -> SweepReport:
             observed = get_provider(payment.provider).check_payment(credentials, payment)
         except ProviderError as error:
             report.errors += 1
-            logger.warning(
+            log.warning(
                 "sweeper could not ask the provider",
                 extra={"payment_id": payment.payment_id, "code": error.code},
             )
             continue
         except Exception:  # one bad payment must not stop the sweep of the others
             report.errors += 1
-            logger.exception(
-                "sweeper failed on a payment", extra={"payment_id": payment.payment_id}
-            )
+            log.exception("sweeper failed on a payment", extra={"payment_id": payment.payment_id})
             continue
         if observed is None:
             report.still_open += 1
@@ -66,7 +74,7 @@ def sweep(now: datetime | None = None) -> SweepReport:
         )
         status = event.requested_status.value if event.requested_status else "none"
         report.settled[status] = report.settled.get(status, 0) + 1
-        logger.info(
+        log.info(
             "sweeper settled a payment",
             extra={"payment_id": payment.payment_id, "outcome": result.outcome.value},
         )

@@ -1,30 +1,41 @@
 """Receiving provider webhooks on a Lambda function URL (path ``/{tenant_id}``).
 
 Provider-agnostic: the adapter verifies and translates; everything else (size limit, tenant,
-recording rejected deliveries with their raw payload, applying) is the same for every provider.
+the provider's source allow-list, recording rejected deliveries with their raw payload within
+bounds, applying) is the same for every provider.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import ipaddress
 import json
 import re
-import uuid
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from payments.config import get_settings
 from payments.providers import get_provider
-from payments.providers.base import ProviderUnavailableError, WebhookVerificationError
+from payments.providers.base import (
+    Credentials,
+    ProviderUnavailableError,
+    WebhookVerificationError,
+)
 from payments.services.credentials import provider_credentials
 from payments.services.provider_events import EventOutcome, apply_provider_event
+from payments.store import rate_limits
 from payments.store.state_change import InboxRecord, record_inbox
 
 logger = Logger(child=True)
 
 MAX_BODY_BYTES = 256 * 1024
 _TENANT_PATH = re.compile(r"^/(ten_[A-Za-z0-9]{1,64})/?$")
+# The fixed-window counter (store/rate_limits.py) that bounds stored rejections per tenant.
+REJECTION_STORAGE_OPERATION = "webhook_rejection_storage"
+REJECTION_STORAGE_WINDOW_SECONDS = 3600
 
 
 def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -43,16 +54,23 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
     if len(body) > MAX_BODY_BYTES:
         return _answer(413, "payload_too_large")
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-    adapter = get_provider(provider)
-    try:
-        credentials = provider_credentials(tenant_id, provider)
-    except ProviderUnavailableError:
+    source_ip = str(request.get("sourceIp", ""))
+    if not _source_allowed(provider, source_ip):
+        logger.warning(
+            "webhook from outside the provider's source networks",
+            extra={"provider": provider, "tenant_id": tenant_id, "source_ip": source_ip},
+        )
+        if _credentials(tenant_id, provider) is not None:
+            _record_rejection(provider, tenant_id, body, f"source_not_allowed: {source_ip}")
+        return _answer(403, "source_not_allowed")
+    credentials = _credentials(tenant_id, provider)
+    if credentials is None:
         # Unknown tenant or provider not set up: nothing to verify with. Not stored, so that
         # anonymous traffic to made-up tenant paths cannot fill the table.
         logger.warning("webhook for an unconfigured tenant", extra={"provider": provider})
         return _answer(400, "signature_verification_failed")
     try:
-        translated = adapter.verify_webhook(credentials, body, headers)
+        translated = get_provider(provider).verify_webhook(credentials, body, headers)
     except WebhookVerificationError as error:
         _record_rejection(provider, tenant_id, body, error.reason)
         logger.warning("webhook rejected", extra={"provider": provider, "reason": error.reason})
@@ -86,11 +104,58 @@ def _raw_body(event: dict[str, Any]) -> bytes:
     return str(body).encode("utf-8")
 
 
+def _credentials(tenant_id: str, provider: str) -> Credentials | None:
+    try:
+        return provider_credentials(tenant_id, provider)
+    except ProviderUnavailableError:
+        return None
+
+
+def _source_allowed(provider: str, source_ip: str) -> bool:
+    """True when the provider declares no source networks, or ``source_ip`` is in one."""
+    networks = get_settings().webhook_source_networks(provider)
+    if not networks:
+        return True
+    try:
+        address = ipaddress.ip_address(source_ip)
+    except ValueError:
+        return False  # no usable source address: not from a listed network
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
+
+
 def _record_rejection(provider: str, tenant_id: str, body: bytes, reason: str) -> None:
+    """Keep a refused delivery for audit, within bounds an anonymous sender cannot push.
+
+    The inbox id is the payload's hash, so the same body is stored once (the conditional put
+    of a repeat is a no-op), and a per-tenant hourly counter, taken first with one conditional
+    update, caps how many are stored. Beyond the cap the delivery is only logged.
+    """
+    digest = hashlib.sha256(body).hexdigest()
+    cap = get_settings().webhook_rejections_per_tenant_hour
+    allowance = rate_limits.take(
+        tenant_id,
+        REJECTION_STORAGE_OPERATION,
+        capacity=cap,
+        window_seconds=REJECTION_STORAGE_WINDOW_SECONDS,
+    )
+    if not allowance.allowed:
+        logger.warning(
+            "rejected webhook not stored: the tenant's hourly allowance is used up",
+            extra={
+                "provider": provider,
+                "tenant_id": tenant_id,
+                "payload_sha256": digest,
+                "rejections_stored_per_hour": cap,
+                "rejection_dropped": True,
+            },
+        )
+        return
     record_inbox(
         InboxRecord(
             provider=provider,
-            event_id=f"rejected_{uuid.uuid4().hex}",
+            event_id=f"rejected_{digest}",
             tenant_id=tenant_id,
             event_type="unverified",
             payload=body.decode("utf-8", errors="replace"),
@@ -100,8 +165,24 @@ def _record_rejection(provider: str, tenant_id: str, body: bytes, reason: str) -
     )
 
 
+# What each refusal tells the sender: enough to fix a misconfiguration, nothing about why a
+# signature failed (that detail is in our log and the recorded rejection, not for a forger).
+_REFUSALS = {
+    "method_not_allowed": "webhooks are delivered with POST",
+    "unknown_endpoint": "the path must be /<tenant_id>",
+    "malformed_body": "the body is not valid base64",
+    "payload_too_large": f"the body is larger than {MAX_BODY_BYTES} bytes",
+    "source_not_allowed": "deliveries are not accepted from this address",
+    "signature_verification_failed": "the signature could not be verified",
+}
+
+
 def _answer(status: int, code: str, *, outcome: EventOutcome | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"received": True} if status == 200 else {"error": {"code": code}}
+    body: dict[str, Any] = (
+        {"received": True}
+        if status == 200
+        else {"error": {"code": code, "message": _REFUSALS.get(code, code)}}
+    )
     if outcome is not None:
         body["outcome"] = outcome.value
     return {

@@ -68,6 +68,11 @@ class TenantItem(PaymentsTableModel):
     name = UnicodeAttribute()
     status = UnicodeAttribute(default="active")
     created_at = UTCDateTimeAttribute()
+    # The tenant's API Gateway API key (not a credential of the tenant's: with the API's key
+    # source AUTHORIZER, only our authorizer presents it, as `usageIdentifierKey`). It selects
+    # the tenant's usage plan; kept here so the authorizer's one tenant read carries it.
+    usage_key_id = UnicodeAttribute(null=True)
+    usage_key = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(tenant_id: str) -> tuple[str, str]:
@@ -97,6 +102,18 @@ class ApiKeyIdItem(PaymentsTableModel):
     @staticmethod
     def key(key_id: str) -> tuple[str, str]:
         return f"KEYID#{key_id}", "KEYID"
+
+
+class RateLimitItem(PaymentsTableModel):
+    """Calls of one costly operation by one tenant in one fixed window (store/rate_limits.py)."""
+
+    tenant_id = UnicodeAttribute()
+    operation = UnicodeAttribute()
+    used = NumberAttribute(null=True)
+
+    @staticmethod
+    def key(tenant_id: str, operation: str, window_start: int) -> tuple[str, str]:
+        return f"RATELIMIT#{tenant_id}#{operation}#{window_start}", "RATELIMIT"
 
 
 # --- payments ------------------------------------------------------------------------------

@@ -7,14 +7,15 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from payments.domain.payment import Payment
@@ -51,11 +52,20 @@ API_KEY_PREFIX = "pk_"
 
 
 @dataclass(frozen=True, slots=True)
+class UsageKey:
+    """The tenant's API Gateway API key: its id and the value the authorizer hands over."""
+
+    key_id: str
+    value: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Tenant:
     tenant_id: str
     name: str
     status: str
     created_at: datetime
+    usage_key: UsageKey | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,14 +86,45 @@ def hash_api_key(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
 
 
-def create_tenant(name: str, *, tenant_id: str | None = None) -> Tenant:
-    tenant_id = tenant_id or f"ten_{secrets.token_hex(8)}"
+def new_tenant_id() -> str:
+    return f"ten_{secrets.token_hex(8)}"
+
+
+def create_tenant(
+    name: str, *, tenant_id: str | None = None, usage_key: UsageKey | None = None
+) -> Tenant:
+    tenant_id = tenant_id or new_tenant_id()
     pk, sk = TenantItem.key(tenant_id)
     now = datetime.now(UTC)
     TenantItem(
-        pk, sk, item_type="tenant", tenant_id=tenant_id, name=name, status="active", created_at=now
+        pk,
+        sk,
+        item_type="tenant",
+        tenant_id=tenant_id,
+        name=name,
+        status="active",
+        created_at=now,
+        usage_key_id=usage_key.key_id if usage_key else None,
+        usage_key=usage_key.value if usage_key else None,
     ).save(condition=TenantItem.pk.does_not_exist())
-    return Tenant(tenant_id, name, "active", now)
+    return Tenant(tenant_id, name, "active", now, usage_key)
+
+
+def set_usage_key(tenant_id: str, usage_key: UsageKey) -> bool:
+    """Give an existing tenant its usage key; False when it has one already (or is unknown)."""
+    try:
+        TenantItem(*TenantItem.key(tenant_id)).update(
+            actions=[
+                TenantItem.usage_key_id.set(usage_key.key_id),
+                TenantItem.usage_key.set(usage_key.value),
+            ],
+            condition=TenantItem.pk.exists() & TenantItem.usage_key.does_not_exist(),
+        )
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def get_tenant(tenant_id: str) -> Tenant | None:
@@ -91,12 +132,21 @@ def get_tenant(tenant_id: str) -> Tenant | None:
         item = TenantItem.get(*TenantItem.key(tenant_id))
     except DoesNotExist:
         return None
-    return Tenant(item.tenant_id, item.name, item.status, item.created_at)
+    return _tenant(item)
 
 
 def list_tenants() -> Iterator[Tenant]:
     for item in TenantItem.scan(TenantItem.item_type == "tenant"):
-        yield Tenant(item.tenant_id, item.name, item.status, item.created_at)
+        yield _tenant(item)
+
+
+def _tenant(item: TenantItem) -> Tenant:
+    usage_key = (
+        UsageKey(item.usage_key_id, item.usage_key)
+        if item.usage_key_id and item.usage_key
+        else None
+    )
+    return Tenant(item.tenant_id, item.name, item.status, item.created_at, usage_key)
 
 
 def issue_api_key(tenant_id: str) -> IssuedApiKey:
@@ -340,15 +390,31 @@ def _decode_cursor(cursor: str, partition: str) -> dict[str, dict[str, Any]]:
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as error:
         raise InvalidCursorError("cursor is not valid") from error
-    expected_keys = {"pk", "sk", "gsi1pk", "gsi1sk"}
+    if not isinstance(key, dict) or set(key) != _CURSOR_KEYS:
+        raise InvalidCursorError("cursor does not belong to this query")
+    values = {
+        name: value.get("S") if isinstance(value, dict) and set(value) == {"S"} else None
+        for name, value in key.items()
+    }
+    # Every field is checked, not only the partition: a DynamoDB start key of the wrong type
+    # or shape is a ValidationException, and a cursor a client edited must stay a 400.
     if (
-        not isinstance(key, dict)
-        or set(key) != expected_keys
-        or key.get("gsi1pk") != {"S": partition}
-        or not all(isinstance(v, dict) and set(v) == {"S"} for v in key.values())
+        values["gsi1pk"] != partition
+        or values["sk"] != "PAYMENT"
+        or not isinstance(values["pk"], str)
+        or not _CURSOR_PAYMENT_KEY.fullmatch(values["pk"])
+        or not isinstance(values["gsi1sk"], str)
+        or not _CURSOR_SORT_KEY.fullmatch(values["gsi1sk"])
+        or values["gsi1sk"].rpartition("#")[2] != values["pk"].removeprefix("PAYMENT#")
     ):
         raise InvalidCursorError("cursor does not belong to this query")
     return key
+
+
+_CURSOR_KEYS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
+_CURSOR_PAYMENT_KEY = re.compile(r"PAYMENT#[A-Za-z0-9_\-]{1,64}")
+# gsi1sk is "<utc key time>#<payment id>" (store.mapping)
+_CURSOR_SORT_KEY = re.compile(r"[0-9T:.\-+Z]{10,40}#[A-Za-z0-9_\-]{1,64}")
 
 
 # --- ledger --------------------------------------------------------------------------------
@@ -381,6 +447,7 @@ __all__ = [
     "IssuedApiKey",
     "PaymentPage",
     "Tenant",
+    "UsageKey",
     "account_balances",
     "create_tenant",
     "find_api_key",
@@ -391,6 +458,8 @@ __all__ = [
     "journal_entries",
     "list_payments_for_payable",
     "list_tenants",
+    "new_tenant_id",
     "payment_history",
     "revoke_api_key",
+    "set_usage_key",
 ]

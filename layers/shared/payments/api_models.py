@@ -1,0 +1,185 @@
+"""What the REST API answers, as pydantic models: the one source of the OpenAPI document's
+response schemas and of the check that a handler answers what the document promises.
+
+Handlers return these (never a bare dict), so Powertools validates every answer against its
+model: a view that drifts from its documented shape fails loudly in tests instead of reaching
+clients. Models forbid extra fields for the same reason.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from payments.domain.refunds import RefundStatus
+from payments.domain.states import PaymentStatus
+
+Timestamp = Annotated[
+    str,
+    Field(
+        description="RFC 3339 UTC with milliseconds, e.g. 2026-11-23T04:23:29.182Z",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
+AmountValue = Annotated[
+    StrictInt | str,
+    Field(
+        description=(
+            "Fiat: integer minor units (KES 25.00 is 2500, JPY 500 is 500). Crypto: a decimal "
+            'string without trailing zeros ("0.00012345").'
+        )
+    ),
+]
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+class ErrorDetail(_View):
+    field: str = Field(description="Dotted path of the offending field, e.g. customer.email")
+    in_: Literal["body", "query", "path", "header"] = Field(alias="in")
+    code: str = Field(description="Machine-readable reason, e.g. invalid_type")
+    message: str | None = Field(default=None, description="What is expected, for a person")
+
+
+class ErrorInfo(_View):
+    code: str = Field(description="Stable, machine-readable error code")
+    message: str = Field(description="What went wrong and what is expected, for a person")
+    details: list[ErrorDetail] | None = Field(
+        default=None, description="Validation errors: one entry per offending field"
+    )
+    correlation_id: str | None = Field(
+        default=None, description="500 only: the request id to quote when reporting a problem"
+    )
+
+
+class ErrorBody(_View):
+    error: ErrorInfo
+
+
+# --- health --------------------------------------------------------------------------------
+
+
+class HealthView(_View):
+    status: Literal["ok"]
+    stage: str
+
+
+# --- payments ------------------------------------------------------------------------------
+
+
+class RefundView(_View):
+    refund_id: str
+    payment_id: str
+    amount: AmountValue
+    currency: str
+    status: RefundStatus
+    reason: str | None
+    source: Literal["api", "provider"]
+    provider_refund_id: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class HistoryEntryView(_View):
+    from_status: str
+    requested_status: str
+    to_status: str
+    applied: bool
+    reason: str
+    source: str
+    occurred_at: Timestamp
+
+
+class PaymentView(_View):
+    payment_id: str
+    payable_type: str
+    payable_id: str
+    amount: AmountValue
+    currency: str
+    status: PaymentStatus
+    version: StrictInt = Field(description="1 at creation, +1 on every change")
+    provider: str
+    provider_reference: str | None
+    description: str
+    metadata: dict[str, str]
+    amount_captured: AmountValue
+    amount_refunded: AmountValue
+    amount_refund_pending: AmountValue
+    checkout_url: str | None
+    expires_at: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class PaymentDetailView(PaymentView):
+    refunds: list[RefundView]
+    history: list[HistoryEntryView]
+
+
+class PaymentPage(_View):
+    data: list[PaymentView]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page"
+    )
+
+
+class CheckoutView(_View):
+    payment_id: str
+    status: PaymentStatus
+    checkout_url: str | None = Field(description="Where to send the customer; null if failed")
+    expires_at: Timestamp | None
+
+
+# --- callbacks -----------------------------------------------------------------------------
+
+
+class EndpointView(_View):
+    endpoint_id: str
+    url: str
+    event_types: list[str]
+    enabled: bool
+    disabled_reason: str | None
+    created_at: Timestamp
+    previous_secret_expires_at: Timestamp | None
+
+
+class EndpointWithSecretView(EndpointView):
+    secret: str = Field(description="The signing secret (whsec_...): shown in this answer only")
+
+
+class EndpointList(_View):
+    data: list[EndpointView]
+
+
+class DeliveryAttemptView(_View):
+    attempt: StrictInt
+    at: Timestamp
+    status_code: StrictInt | None
+    latency_ms: StrictInt
+    error: str | None
+    outcome: str
+
+
+class DeliveryView(_View):
+    delivery_id: str
+    event_id: str
+    event_type: str
+    endpoint_id: str
+    status: Literal["pending", "delivered", "failed", "endpoint_disabled"]
+    attempts: list[DeliveryAttemptView]
+    next_attempt_at: Timestamp | None
+
+
+class DeliveryList(_View):
+    data: list[DeliveryView]
+
+
+class DeliveryRetryView(_View):
+    delivery_id: str
+    status: Literal["pending"]
