@@ -4,7 +4,6 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -22,6 +21,8 @@ from payments.http import (
     Omittable,
     api_responses,
     create_resolver,
+    id_path,
+    id_query,
     tenant_id_of,
 )
 from payments.services import callbacks
@@ -29,17 +30,8 @@ from payments.services import callbacks
 logger = Logger()
 app = create_resolver()
 
-ID_PATTERN = r"^[A-Za-z0-9_\-]+$"
-EndpointId = Annotated[
-    str,
-    Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="The endpoint's id (we_...)"),
-]
-DeliveryId = Annotated[
-    str,
-    Path(
-        min_length=1, max_length=64, pattern=ID_PATTERN, description="The delivery's id (dlv_...)"
-    ),
-]
+EndpointId = Annotated[str, id_path("The endpoint's id (we_...)")]
+DeliveryId = Annotated[str, id_path("The delivery's id (dlv_...)")]
 TAGS = ["callbacks"]
 
 
@@ -135,21 +127,8 @@ def rotate_secret(endpoint_id: EndpointId) -> EndpointWithSecretView:
     responses=api_responses(200, DeliveryList, "The deliveries", 400, *AUTHORIZED_ERRORS),
 )
 def list_deliveries(
-    event_id: Annotated[
-        str,
-        Query(
-            min_length=1, max_length=64, pattern=ID_PATTERN, description="The event's id (evt_...)"
-        ),
-    ],
-    endpoint_id: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=64,
-            pattern=ID_PATTERN,
-            description="Only this endpoint's delivery",
-        ),
-    ] = None,
+    event_id: Annotated[str, id_query("The event's id (evt_...)")],
+    endpoint_id: Annotated[str | None, id_query("Only this endpoint's delivery")] = None,
 ) -> DeliveryList:
     return DeliveryList.model_validate(
         {"data": callbacks.list_deliveries(tenant_id_of(app), event_id, endpoint_id)}

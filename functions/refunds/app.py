@@ -3,7 +3,6 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -16,6 +15,7 @@ from payments.http import (
     Omittable,
     api_responses,
     create_resolver,
+    id_path,
     tenant_id_of,
 )
 from payments.idempotency import run_idempotently
@@ -60,15 +60,7 @@ class RefundBody(BaseModel):
     ),
 )
 def create_refund(
-    payment_id: Annotated[
-        str,
-        Path(
-            min_length=1,
-            max_length=64,
-            pattern=r"^[A-Za-z0-9_\-]+$",
-            description="The payment's id (pay_...)",
-        ),
-    ],
+    payment_id: Annotated[str, id_path("The payment's id (pay_...)")],
     body: RefundBody,
     idempotency_key: IdempotencyKey,
 ) -> RefundView:

@@ -3,29 +3,21 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from payments.api_models import PaymentDetailView, PaymentPage
 from payments.config import get_settings
 from payments.errors import NotFoundError
-from payments.http import AUTHORIZED_ERRORS, api_responses, create_resolver, tenant_id_of
+from payments.http import AUTHORIZED_ERRORS, api_responses, create_resolver, id_path, tenant_id_of
 from payments.services import status
 
 logger = Logger()
 tracer = Tracer()
 app = create_resolver()
 
-IdentifierPath = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9_\-]+$",
-        description="The payment's id (pay_...)",
-    ),
-]
+PaymentId = Annotated[str, id_path("The payment's id (pay_...)")]
 # Payable references: no '#' (our key separator) and nothing exotic.
 PAYABLE_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
 
@@ -38,7 +30,7 @@ PAYABLE_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
     responses=api_responses(200, PaymentDetailView, "The payment", 400, 404, *AUTHORIZED_ERRORS),
 )
 @tracer.capture_method
-def get_payment(payment_id: IdentifierPath) -> PaymentDetailView:
+def get_payment(payment_id: PaymentId) -> PaymentDetailView:
     view = status.payment_status(tenant_id_of(app), payment_id)
     if view is None:
         raise NotFoundError(f"no payment {payment_id}", code="payment_not_found")

@@ -23,7 +23,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, BeforeValidator, Field
@@ -210,6 +211,20 @@ else:
     Omittable = Annotated[
         T, BeforeValidator(_refuse_null), Field(json_schema_extra=_no_null_default)
     ]
+
+# Our ids (pay_..., we_..., dlv_..., evt_...): never a key separator or anything exotic.
+ID_PATTERN = r"^[A-Za-z0-9_\-]+$"
+
+
+def id_path(description: str) -> Any:
+    """A path parameter holding one of our ids."""
+    return PathParam(min_length=1, max_length=64, pattern=ID_PATTERN, description=description)
+
+
+def id_query(description: str) -> Any:
+    """A query parameter holding one of our ids."""
+    return Query(min_length=1, max_length=64, pattern=ID_PATTERN, description=description)
+
 
 IdempotencyKey = Annotated[
     str,
