@@ -57,6 +57,7 @@ test: lint typecheck unit integration e2e validate build
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy layers/shared/payments

@@ -127,6 +127,17 @@ class DevStack:
                 },
             )
         )
+        functions = FunctionRegistry(stack)
+        webhooks = LocalServer(
+            FunctionUrlGateway(stack, functions),
+            self.host,
+            self.ports["webhooks"],
+            name="LocalFunctionUrls/1.0",
+        )
+        self._servers = [webhooks]
+        # Listening first, so that !GetAtt <Function>Url.FunctionUrl in the environment is
+        # this server's address.
+        stack.function_urls_base = function_urls = webhooks.start()
         environment = {**stack.environment(), **usage_plan_environment(stack)}
         os.environ.update(environment)
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -136,18 +147,11 @@ class DevStack:
 
         reset_settings()
 
-        functions = FunctionRegistry(stack)
         gateway = RestApiGateway(stack, functions)
         api = LocalServer(gateway, self.host, self.ports["api"], name="LocalApiGateway/1.0")
-        webhooks = LocalServer(
-            FunctionUrlGateway(stack, functions),
-            self.host,
-            self.ports["webhooks"],
-            name="LocalFunctionUrls/1.0",
-        )
         pages = LocalServer(ReturnPages(), self.host, self.ports["pages"], name="ShopPages/1.0")
-        self._servers = [api, webhooks, pages]
-        api_url, function_urls, pages_url = api.start(), webhooks.start(), pages.start()
+        self._servers += [api, pages]
+        api_url, pages_url = api.start(), pages.start()
         # Stream -> pipe -> bus -> SQS -> functions, and the schedules, as in AWS.
         self.relays = Relays(
             stack, functions, schedule_interval_override=self.schedule_interval

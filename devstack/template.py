@@ -76,6 +76,10 @@ class LocalStack:
     # logical id -> physical id / attributes, filled in as resources are created.
     physical_ids: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Where the local function-URL server (devstack/gateway.py FunctionUrlGateway) listens: a
+    # function's URL is ``<base>/<LogicalId>/``. The devstack sets the address its server got;
+    # the default is that server's default port.
+    function_urls_base: str = "http://127.0.0.1:3001"
 
     def __post_init__(self) -> None:
         for name, spec in (self.template.get("Parameters") or {}).items():
@@ -132,6 +136,10 @@ class LocalStack:
         raise KeyError(f"!Ref {name}: not created locally (yet)")
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
+        # SAM names a function's URL resource <Function>Url; its FunctionUrl ends with "/".
+        function = logical_id.removesuffix("Url")
+        if attribute == "FunctionUrl" and function in self.function_urls():
+            return f"{self.function_urls_base.rstrip('/')}/{function}/"
         try:
             return self.attributes[(logical_id, attribute)]
         except KeyError:

@@ -6,11 +6,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from payctl.limits import limits_app
+
+if TYPE_CHECKING:
+    from payments.services.credentials import StoredCredentials
 
 # Answering fast is the point of a command line: only typer is imported here. The payments
 # package, pynamodb and boto3 load inside the commands that use them (tests/integration/
@@ -50,7 +53,11 @@ OUTPUT_TO_ENV = {
 }
 # Outputs only some commands need (`limits`, and `tenants create` for the tenant's usage key);
 # stacks deployed before them lack these.
-OPTIONAL_OUTPUT_TO_ENV = {"DefaultUsagePlanId": "DEFAULT_USAGE_PLAN_ID"}
+OPTIONAL_OUTPUT_TO_ENV = {
+    "DefaultUsagePlanId": "DEFAULT_USAGE_PLAN_ID",
+    # `credentials show/test` print the tenant's webhook URL from it.
+    "StripeWebhookUrl": "PROVIDER_WEBHOOK_URL_STRIPE",
+}
 DEFAULT_STATE_FILE = Path(".devstack/state.json")
 
 
@@ -177,35 +184,69 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_..
 def credentials_set(
     tenant: Annotated[str, typer.Argument(help="Tenant id.")],
     provider: Annotated[str, typer.Argument(help="Provider name, e.g. stripe.")],
-    secret_key: Annotated[
-        str | None, typer.Option(help="Stripe secret key (sk_...); prompted if omitted.")
-    ] = None,
-    webhook_secret: Annotated[
-        str | None, typer.Option(help="Stripe webhook signing secret (whsec_...); prompted.")
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option(help="Omnisend API key; prompted if omitted.")
+    value: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--value",
+            help="NAME=VALUE for one credential field (repeatable); fields not given are "
+            "prompted for, secret ones without echo. The fields are the provider's: "
+            "`payctl credentials fields PROVIDER`.",
+        ),
     ] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Store but disable.")] = False,
 ) -> None:
-    """Store a tenant's provider credentials, encrypted with the stack's KMS key."""
-    from payments.services.credentials import REQUIRED_FIELDS, set_provider_credentials
+    """Store a tenant's provider credentials, checked by the provider's spec and encrypted
+    with the stack's KMS key."""
+    from payments.errors import PaymentsError
+    from payments.providers import get_spec
+    from payments.services.credentials import set_provider_credentials
     from payments.store import repositories
 
-    if provider not in REQUIRED_FIELDS:
-        known = ", ".join(sorted(REQUIRED_FIELDS))
-        typer.echo(f"unknown provider {provider}; known: {known}", err=True)
-        raise typer.Exit(2)
+    try:
+        spec = get_spec(provider)
+    except PaymentsError as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(2) from None
+    given: dict[str, str] = {}
+    for item in value or []:
+        name, equals, text = item.partition("=")
+        if not equals:
+            typer.echo(f"--value takes NAME=VALUE, got {name!r}", err=True)
+            raise typer.Exit(2)
+        given[name.strip()] = text
     if repositories.get_tenant(tenant) is None:
         typer.echo(f"no tenant {tenant}", err=True)
         raise typer.Exit(1)
-    given = {"secret_key": secret_key, "webhook_secret": webhook_secret, "api_key": api_key}
-    values = {
-        name: given.get(name) or typer.prompt(name, hide_input=True)
-        for name in REQUIRED_FIELDS[provider]
-    }
-    name = set_provider_credentials(tenant, provider, values, enabled=not disabled)
+    for spec_field in spec.credential_fields:
+        if spec_field.name not in given and spec_field.required:
+            given[spec_field.name] = typer.prompt(
+                f"{spec_field.name} ({spec_field.description})", hide_input=spec_field.secret
+            )
+    try:
+        name = set_provider_credentials(tenant, provider, given, enabled=not disabled)
+    except PaymentsError as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"stored {provider} credentials for {tenant} in {name}")
+
+
+@credentials_app.command("fields")
+def credentials_fields(
+    provider: Annotated[str, typer.Argument(help="Provider name, e.g. stripe.")],
+) -> None:
+    """The credential fields a provider takes (from its spec)."""
+    from payments.errors import PaymentsError
+    from payments.providers import get_spec
+
+    try:
+        spec = get_spec(provider)
+    except PaymentsError as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(2) from None
+    for spec_field in spec.credential_fields:
+        kind = "secret" if spec_field.secret else "shown"
+        need = "required" if spec_field.required else "optional"
+        typer.echo(f"{spec_field.name}  ({need}, {kind}): {spec_field.description}")
 
 
 @credentials_app.command("show")
@@ -213,17 +254,56 @@ def credentials_show(
     tenant: Annotated[str, typer.Argument(help="Tenant id.")],
     provider: Annotated[str, typer.Argument(help="Provider name, e.g. stripe.")],
 ) -> None:
-    """Show which credentials are set, redacted (never the values)."""
-    from payments.aws.secrets import read_provider_secret
-    from payments.services.credentials import redacted
+    """Show which credentials are set, redacted (never the secret values), and their last
+    test."""
+    from payments.errors import PaymentsError
+    from payments.services.credentials import show_credentials
 
-    secret = read_provider_secret(tenant, provider)
-    if secret is None:
-        typer.echo(f"no {provider} credentials for {tenant}", err=True)
+    try:
+        stored = show_credentials(tenant, provider)
+    except PaymentsError as error:  # an unknown provider, or none stored for it
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    _echo_credentials(stored)
+
+
+@credentials_app.command("test")
+def credentials_test(
+    tenant: Annotated[str, typer.Argument(help="Tenant id.")],
+    provider: Annotated[str, typer.Argument(help="Provider name, e.g. stripe.")],
+) -> None:
+    """Try the stored credentials on the provider and record the result (as the API's
+    POST /v1/providers/{provider}/credentials/test does, within the same rate limit).
+    Exits 1 when the provider refused them."""
+    from payments.errors import PaymentsError
+    from payments.providers import UnknownProviderError
+    from payments.services.credentials import run_credential_test
+
+    try:
+        stored = run_credential_test(tenant, provider)
+    except UnknownProviderError as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(2) from None
+    except PaymentsError as error:
+        typer.echo(f"{error.code}: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    _echo_credentials(stored)
+    if not stored.verified:
         raise typer.Exit(1)
-    for name, value in sorted(secret.items()):
-        shown = redacted(value) if isinstance(value, str) else str(value).lower()
+
+
+def _echo_credentials(stored: StoredCredentials) -> None:
+    for name, shown in sorted(stored.values.items()):
         typer.echo(f"{name}: {shown}")
+    typer.echo(f"enabled: {str(stored.enabled).lower()}")
+    typer.echo(f"verified: {str(stored.verified).lower()}")
+    tested = stored.last_tested_at.isoformat() if stored.last_tested_at else "never"
+    typer.echo(f"last_tested_at: {tested}")
+    result = stored.last_test_result
+    if result is not None:
+        typer.echo(f"last_test_result: {result.code} ({result.message})")
+    if stored.webhook_url:
+        typer.echo(f"webhook_url: {stored.webhook_url}")
 
 
 @callbacks_app.command("replay")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import copy
 import itertools
-import json
 import logging
 import math
 import re
@@ -28,18 +27,17 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any, TypeGuard
-from urllib.parse import parse_qs, urlsplit
+from typing import TypeGuard
 
-from devstack.http_server import MAX_BODY_BYTES, LocalServer
-from devstack.http_server import Response as _Response
+from devstack.http_server import Response
+from devstack.sandboxes.kit import Json, Request, Sandbox, SandboxError
+from devstack.sandboxes.kit.routing import parse_json_object
 
 logger = logging.getLogger(__name__)
-
-Json = dict[str, Any]
 
 RATE_LIMIT_PER_MINUTE = 400  # Omnisend's limit per brand
 RATE_LIMIT_WINDOW_SECONDS = 60.0
@@ -73,8 +71,10 @@ def is_rfc3339(value: str) -> bool:
     return True
 
 
-class ProblemError(Exception):
+class ProblemError(SandboxError):
     """An RFC 9457 problem: ``type`` is ``about:blank``, so ``title`` is the status phrase."""
+
+    content_type = "application/problem+json"
 
     def __init__(
         self,
@@ -84,11 +84,12 @@ class ProblemError(Exception):
         field_name: str | None = None,
         retry_after: int | None = None,
     ) -> None:
-        super().__init__(detail)
-        self.status = status
+        super().__init__(status, detail)
         self.detail = detail
         self.field_name = field_name
         self.retry_after = retry_after
+        if retry_after is not None:
+            self.headers["Retry-After"] = str(retry_after)
 
     def body(self) -> Json:
         try:
@@ -104,19 +105,6 @@ class ProblemError(Exception):
         if self.field_name is not None:
             problem["field"] = self.field_name
         return problem
-
-
-def _json(status: int, body: Json) -> _Response:
-    return _Response(status, json.dumps(body).encode())
-
-
-def _problem(error: ProblemError) -> _Response:
-    response = _Response(
-        error.status, json.dumps(error.body()).encode(), "application/problem+json"
-    )
-    if error.retry_after is not None:
-        response.headers["Retry-After"] = str(error.retry_after)
-    return response
 
 
 @dataclass
@@ -135,8 +123,10 @@ class _FailNext:
     retry_after: int | None = 1
 
 
-class OmnisendSandbox:
+class OmnisendSandbox(Sandbox):
     """An Omnisend on 127.0.0.1: brands with API keys, ``POST /v5/events``, limits and failures."""
+
+    server_name = "OmnisendSandbox/1.0"
 
     def __init__(
         self,
@@ -148,30 +138,16 @@ class OmnisendSandbox:
     ) -> None:
         if rate_limit < 1 or rate_window_seconds <= 0:
             raise ValueError("rate_limit and rate_window_seconds must be positive")
-        self.host = host
-        self.port = port
-        self.base_url = ""
+        super().__init__(host, port)
         self.rate_limit = rate_limit
         self.rate_window_seconds = rate_window_seconds
         self._lock = threading.Lock()
         self._brands: dict[str, _Brand] = {}  # by API key
         self._fail_next = _FailNext()
-        self._http = LocalServer(self, host, port, name="OmnisendSandbox/1.0")
-
-    # ----------------------------------------------------------------- lifecycle
-
-    def start(self) -> OmnisendSandbox:
-        self.base_url = self._http.start()
-        return self
-
-    def stop(self) -> None:
-        self._http.stop()
-
-    def __enter__(self) -> OmnisendSandbox:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        self.router.add("POST", "/v5/events", self._post_event)
+        self.admin("POST", "/_sandbox/brands", self._admin_brands, status=201)
+        self.admin("GET", "/_sandbox/events", self._admin_events)
+        self.admin("POST", "/_sandbox/fail_next", self._admin_fail_next)
 
     # ----------------------------------------------------------------- Python API
 
@@ -223,31 +199,20 @@ class OmnisendSandbox:
 
     # ----------------------------------------------------------------- HTTP
 
-    def refuse_body(self, status: int) -> _Response:
-        return _problem(ProblemError(status, "invalid or oversized request body"))
+    def error(self, status: int, message: str, *, field: str | None = None) -> SandboxError:
+        return ProblemError(status, message, field_name=field)
 
-    max_body_bytes = MAX_BODY_BYTES
+    def no_route(self, request: Request, allowed: Sequence[str]) -> SandboxError:
+        if request.path.startswith("/_sandbox/"):
+            return ProblemError(404, "no such sandbox route")
+        if not allowed:
+            return ProblemError(404, "no such route")
+        problem = ProblemError(405, f"only {', '.join(allowed)} is allowed on {request.path}")
+        problem.headers["Allow"] = ", ".join(allowed)
+        return problem
 
-    def respond(
-        self, method: str, target: str, headers: dict[str, str], body: bytes, client_ip: str
-    ) -> _Response:
-        headers = {name.lower(): value for name, value in headers.items()}
-        parts = urlsplit(target)
-        try:
-            if parts.path.startswith("/_sandbox/"):
-                return self._admin(method, parts.path, parts.query, headers, body)
-            if parts.path == "/v5/events":
-                if method != "POST":
-                    raise ProblemError(405, "only POST is allowed on /v5/events")
-                return self._post_event(headers, body)
-            raise ProblemError(404, "no such route")
-        except ProblemError as error:
-            response = _problem(error)
-            if error.status == 405:
-                response.headers["Allow"] = "POST"
-            return response
-
-    def _post_event(self, headers: dict[str, str], body: bytes) -> _Response:
+    def _post_event(self, request: Request) -> Response:
+        headers = request.headers
         received_at = _now_rfc3339()
         with self._lock:
             self._consume_forced_failure()
@@ -255,10 +220,9 @@ class OmnisendSandbox:
             if brand is None:
                 raise ProblemError(401, "missing or invalid API key (X-API-KEY)")
             self._count_request(brand)
-        media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type != "application/json":
+        if request.media_type != "application/json":
             raise ProblemError(415, "Content-Type must be application/json")
-        event = _validated_event(body)
+        event = _validated_event(request.body)
         recorded_headers = dict(headers)
         recorded_headers[API_KEY_HEADER] = _mask(brand.api_key)
         with self._lock:
@@ -277,7 +241,7 @@ class OmnisendSandbox:
                 }
                 brand.by_event_id[event["eventID"]] = record
                 brand.events.append(record)
-        return _json(202, {})
+        return self.json(202, {})
 
     def _consume_forced_failure(self) -> None:
         failing = self._fail_next
@@ -305,36 +269,34 @@ class OmnisendSandbox:
             )
         recent.append(now)
 
-    def _admin(
-        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
-    ) -> _Response:
-        if path == "/_sandbox/brands" and method == "POST":
-            params = _json_object(body) if body else {}
-            api_key = params.get("api_key")
-            if api_key is not None and not isinstance(api_key, str):
-                raise ProblemError(400, "api_key must be a string", field_name="api_key")
-            try:
-                key = self.register_brand(api_key)
-            except ValueError as error:
-                raise ProblemError(400, str(error), field_name="api_key") from None
-            return _json(201, {"brand_id": self.brand_id(key), "api_key": key})
-        if path == "/_sandbox/events" and method == "GET":
-            wanted = parse_qs(query).get("api_key", [headers.get(API_KEY_HEADER)])[0]
-            return _json(200, {"data": self.events(wanted)})
-        if path == "/_sandbox/fail_next" and method == "POST":
-            params = _json_object(body)
-            count, status = params.get("count"), params.get("status", 429)
-            retry_after = params.get("retry_after", 1)
-            if not _is_int(count) or not _is_int(status):
-                raise ProblemError(400, "count and status must be integers")
-            if retry_after is not None and not _is_int(retry_after):
-                raise ProblemError(400, "retry_after must be an integer or null")
-            try:
-                self.fail_next(count, status, retry_after)
-            except ValueError as error:
-                raise ProblemError(400, str(error)) from None
-            return _json(200, {"count": count, "status": status, "retry_after": retry_after})
-        raise ProblemError(404, "no such sandbox route")
+    # ----------------------------------------------------------------- admin (HTTP)
+
+    def _admin_brands(self, _request: Request, params: Json) -> Json:
+        api_key = params.get("api_key")
+        if api_key is not None and not isinstance(api_key, str):
+            raise ProblemError(400, "api_key must be a string", field_name="api_key")
+        try:
+            key = self.register_brand(api_key)
+        except ValueError as error:
+            raise ProblemError(400, str(error), field_name="api_key") from None
+        return {"brand_id": self.brand_id(key), "api_key": key}
+
+    def _admin_events(self, request: Request, _params: Json) -> Json:
+        wanted = request.query_value("api_key") or request.headers.get(API_KEY_HEADER)
+        return {"data": self.events(wanted)}
+
+    def _admin_fail_next(self, _request: Request, params: Json) -> Json:
+        count, status = params.get("count"), params.get("status", 429)
+        retry_after = params.get("retry_after", 1)
+        if not _is_int(count) or not _is_int(status):
+            raise ProblemError(400, "count and status must be integers")
+        if retry_after is not None and not _is_int(retry_after):
+            raise ProblemError(400, "retry_after must be an integer or null")
+        try:
+            self.fail_next(count, status, retry_after)
+        except ValueError as error:
+            raise ProblemError(400, str(error)) from None
+        return {"count": count, "status": status, "retry_after": retry_after}
 
 
 _SEQUENCE = itertools.count(1)  # global arrival order; advanced under the sandbox's lock
@@ -348,19 +310,12 @@ def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _json_object(body: bytes) -> Json:
-    try:
-        value = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise ProblemError(400, "the body is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise ProblemError(400, "the body must be a JSON object")
-    return value
-
-
 def _validated_event(body: bytes) -> Json:
     """The event if it is well-formed; otherwise a 400 problem naming the first bad field."""
-    event = _json_object(body)
+    try:
+        event = parse_json_object(body)
+    except ValueError as error:
+        raise ProblemError(400, str(error)) from None
     name = event.get("eventName")
     if not isinstance(name, str) or not name.strip():
         raise ProblemError(400, "eventName must be a non-empty string", field_name="eventName")
@@ -401,18 +356,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO)
     sandbox = OmnisendSandbox(args.host, args.port, rate_limit=args.rate_limit).start()
     key = sandbox.register_brand(args.api_key)
-    print(
-        json.dumps(
-            {"base_url": sandbox.base_url, "brand_id": sandbox.brand_id(key), "api_key": key}
-        ),
-        flush=True,
-    )
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
+    sandbox.run_until_interrupted({"brand_id": sandbox.brand_id(key), "api_key": key})
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from payments.http import (
     tenant_id_of,
 )
 from payments.idempotency import run_idempotently
-from payments.services.checkout import CheckoutInput, start_checkout
+from payments.services.checkout import CheckoutInput, checkout_providers, start_checkout
 
 logger = Logger()
 app = create_resolver()
@@ -27,6 +27,7 @@ app = create_resolver()
 PAYABLE = r"^[A-Za-z0-9_.:\-]+$"
 EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 REDIRECT = "https URL (http only for localhost, 127.0.0.1 or ::1), no user or password"
+HOSTED = ", ".join(checkout_providers())
 
 
 class CustomerBody(BaseModel):
@@ -78,14 +79,19 @@ class CheckoutBody(BaseModel):
             description="1-500 characters, shown as the line item on the payment page",
         ),
     ]
-    success_url: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=2048,
-            description=f"where the customer goes after paying: an {REDIRECT}",
-        ),
-    ]
+    success_url: Omittable[
+        Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=2048,
+                description=(
+                    f"where the customer goes after paying: an {REDIRECT} (required by "
+                    "providers that send the customer back, Stripe included)"
+                ),
+            ),
+        ]
+    ] = None
     cancel_url: Omittable[
         Annotated[
             str,
@@ -105,6 +111,17 @@ class CheckoutBody(BaseModel):
             ),
         ]
     ] = None
+    provider: Omittable[
+        Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=32,
+                pattern=r"^[a-z0-9_]+$",
+                description=f"a provider with a hosted checkout: {HOSTED} (default stripe)",
+            ),
+        ]
+    ] = "stripe"
     expires_in_minutes: Omittable[
         Annotated[
             StrictInt,
@@ -149,6 +166,7 @@ def create_checkout(body: CheckoutBody, idempotency_key: IdempotencyKey) -> Chec
         else Customer(),
         metadata=dict(body.metadata or {}),
         expires_in_minutes=body.expires_in_minutes or 1440,
+        provider=body.provider or "stripe",
     )
     result = run_idempotently(
         operation="checkout",

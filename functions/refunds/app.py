@@ -19,10 +19,14 @@ from payments.http import (
     tenant_id_of,
 )
 from payments.idempotency import run_idempotently
-from payments.services.refunds import REFUND_REASONS, request_refund
+from payments.services.refunds import refund_reasons, request_refund
 
 logger = Logger()
 app = create_resolver()
+
+REASONS = "; ".join(
+    f"{provider}: {', '.join(sorted(reasons))}" for provider, reasons in refund_reasons().items()
+)
 
 
 class RefundBody(BaseModel):
@@ -41,7 +45,7 @@ class RefundBody(BaseModel):
     reason: Omittable[
         Annotated[
             str,
-            Field(max_length=64, description=f"one of {', '.join(sorted(REFUND_REASONS))}"),
+            Field(max_length=64, description=f"a reason the payment's provider takes: {REASONS}"),
         ]
     ] = None
 

@@ -34,7 +34,7 @@ def merchant(
     aws: LocalStack, sandbox: StripeSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[str, stripe.StripeClient]:
     """A tenant with its own Stripe (sandbox) account; yields (tenant id, its Stripe client)."""
-    monkeypatch.setenv("STRIPE_API_BASE", sandbox.base_url)
+    monkeypatch.setenv("PROVIDER_API_BASE_STRIPE", sandbox.base_url)
     reset_settings()
     tenant = new_tenant("Salon")
     account = sandbox.create_account()
@@ -99,6 +99,22 @@ def test_checkout_opens_a_stripe_session_carrying_our_ids(
     payment = repositories.get_payment(tenant, body["payment_id"])
     assert payment is not None
     assert (payment.status, payment.provider_ref) == (PaymentStatus.PENDING, session_id)
+
+
+def test_stripe_gets_its_own_units_and_the_payment_keeps_ours(
+    functions: FunctionRegistry, merchant: tuple[str, stripe.StripeClient]
+) -> None:
+    """ISK is zero-decimal in ISO 4217 but two-decimal at Stripe: 5,000 kr is 500000 there."""
+    tenant, client = merchant
+    status, body = _checkout(functions, tenant, key="isk-1", amount=5000, currency="ISK")
+    assert status == 201, body
+    session = client.v1.checkout.sessions.retrieve(body["checkout_url"].rsplit("/", 1)[1])
+    assert (session.amount_total, session.currency) == (500000, "isk")
+    payment = repositories.get_payment(tenant, body["payment_id"])
+    assert payment is not None
+    assert (payment.amount, payment.currency) == (5000, "ISK")
+    status, body = _checkout(functions, tenant, key="kwd-1", amount=1235, currency="KWD")
+    assert (status, body["error"]["code"]) == (422, "amount_not_supported")
 
 
 def test_the_same_key_replays_the_first_answer_and_another_body_is_refused(
@@ -199,7 +215,10 @@ def test_missing_key_or_provider_is_refused_before_anything_is_written(
     status, body = _checkout(functions, no_stripe)
     assert (status, body["error"]["code"]) == (409, "provider_unavailable")
     set_provider_credentials(
-        no_stripe, "stripe", {"secret_key": "sk_test_x", "webhook_secret": "w"}, enabled=False
+        no_stripe,
+        "stripe",
+        {"secret_key": "sk_test_x", "webhook_secret": "whsec_unused"},
+        enabled=False,
     )
     assert _checkout(functions, no_stripe, key="k2")[1]["error"]["code"] == "provider_unavailable"
     assert items_of_type("payment") == []
@@ -319,7 +338,10 @@ def test_refunding_without_the_provider_reserves_nothing(
     tenant, client = merchant
     payment_id = _paid_payment(functions, tenant, client)
     set_provider_credentials(
-        tenant, "stripe", {"secret_key": "sk_test_x", "webhook_secret": "w"}, enabled=False
+        tenant,
+        "stripe",
+        {"secret_key": "sk_test_x", "webhook_secret": "whsec_unused"},
+        enabled=False,
     )
     status, body = _refund(functions, tenant, payment_id, "r-off", amount=100)
     assert (status, body["error"]["code"]) == (409, "provider_unavailable")

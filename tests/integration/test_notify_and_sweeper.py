@@ -140,7 +140,7 @@ def stripe_tenant(
     aws: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, StripeSandbox, stripe.StripeClient]]:
     with StripeSandbox() as sandbox:
-        monkeypatch.setenv("STRIPE_API_BASE", sandbox.base_url)
+        monkeypatch.setenv("PROVIDER_API_BASE_STRIPE", sandbox.base_url)
         monkeypatch.setenv("SWEEPER_PENDING_AGE_MINUTES", "0")
         reset_settings()
         tenant = new_tenant()

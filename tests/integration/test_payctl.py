@@ -96,10 +96,10 @@ def test_credentials_are_stored_encrypted_and_only_shown_redacted(deployed: str)
         "set",
         tenant_id,
         "stripe",
-        "--secret-key",
-        secret_key,
-        "--webhook-secret",
-        webhook_secret,
+        "--value",
+        f"secret_key={secret_key}",
+        "--value",
+        f"webhook_secret={webhook_secret}",
     )
     assert code == 0, output
     assert secret_key not in output
@@ -119,12 +119,29 @@ def test_credentials_are_stored_encrypted_and_only_shown_redacted(deployed: str)
 
     assert provider_credentials(tenant_id, "stripe").require("secret_key") == secret_key
     code, output = _run(
-        "credentials", "set", tenant_id, "omnisend", "--api-key", "5f3a9c1e8b7d2a4f6e0c9b8a7d6c5678"
+        "credentials",
+        "set",
+        tenant_id,
+        "omnisend",
+        "--value",
+        "api_key=5f3a9c1e8b7d2a4f6e0c9b8a7d6c5678",
     )
     assert (code, "5f3a9c1e8b7d2a4f6e0c9b8a7d6c5678" in output) == (0, False)
     assert "api_key: ****5678" in _run("credentials", "show", tenant_id, "omnisend")[1]
     assert _run("credentials", "show", tenant_id, "nowhere")[0] == 1
-    assert _run("credentials", "set", tenant_id, "paypal", "--secret-key", "x")[0] == 2
+    assert _run("credentials", "set", tenant_id, "paypal", "--value", "secret_key=x")[0] == 2
+    # The provider's spec checks the values; the message names the field, never the value.
+    code, output = _run(
+        "credentials", "set", tenant_id, "stripe", "--value", "secret_key=pk_live_wrongkind1",
+        "--value", f"webhook_secret={webhook_secret}",
+    )  # fmt: skip
+    assert code == 1
+    assert "secret_key" in output
+    assert "pk_live_wrongkind1" not in output
+    code, output = _run("credentials", "fields", "stripe")
+    assert code == 0
+    assert "secret_key" in output
+    assert "webhook_secret" in output
 
 
 def test_callbacks_replay_with_an_empty_dlq(deployed: str) -> None:

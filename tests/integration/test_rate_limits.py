@@ -172,7 +172,7 @@ def test_checkouts_over_the_limit_get_429_but_idempotent_replays_cost_nothing(
     sandbox: StripeSandbox,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("STRIPE_API_BASE", sandbox.base_url)
+    monkeypatch.setenv("PROVIDER_API_BASE_STRIPE", sandbox.base_url)
     _limit(monkeypatch, "checkout", 1, DAY)
     tenant, other = _stripe_tenant(sandbox, "a"), _stripe_tenant(sandbox, "b")
 

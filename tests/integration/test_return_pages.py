@@ -23,7 +23,7 @@ REFRESH = '<meta http-equiv="refresh" content="2">'
 def checkout(aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
     """A started Stripe checkout (its payment pending) in a tenant that is not the first."""
     with StripeSandbox() as sandbox:
-        monkeypatch.setenv("STRIPE_API_BASE", sandbox.base_url)
+        monkeypatch.setenv("PROVIDER_API_BASE_STRIPE", sandbox.base_url)
         reset_settings()
         new_tenant("Another shop")
         tenant = new_tenant("Salon")

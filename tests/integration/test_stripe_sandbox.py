@@ -858,3 +858,32 @@ def test_admin_http_endpoints(sandbox: StripeSandbox, browser: requests.Session)
     missing = browser.post(f"{sandbox.base_url}/_sandbox/charges/ch_nope/refund", json={})
     assert missing.status_code == 404
     assert json.loads(missing.text)["error"]["code"] == "resource_missing"
+
+
+def test_balance_is_what_paid_charges_left_and_a_revoked_key_is_refused(
+    sandbox: StripeSandbox, merchant: Merchant, browser: requests.Session
+) -> None:
+    """GET /v1/balance, the read a credential test makes: real for a valid key, Stripe's 401
+    error shape for a revoked one."""
+    empty = merchant.client.v1.balance.retrieve()
+    assert (empty.object, empty.livemode) == ("balance", False)
+    assert [(b.amount, b.currency) for b in empty.available] == [(0, "usd")]
+    session = paid_session(merchant, browser, sandbox)
+    merchant.client.v1.refunds.create(
+        params={"payment_intent": str(session.payment_intent), "amount": 300}
+    )
+    balance = merchant.client.v1.balance.retrieve()
+    assert [(b.amount, b.currency) for b in balance.available] == [(700, "usd")]
+    assert [b.amount for b in balance.pending] == [0]
+
+    key = merchant.account.secret_key
+    sandbox.revoke_key(key)
+    response = browser.get(
+        f"{sandbox.base_url}/v1/balance", headers={"Authorization": f"Bearer {key}"}, timeout=10
+    )
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert (error["type"], error["code"]) == ("invalid_request_error", "api_key_expired")
+    assert error["message"] == f"Expired API Key provided: sk_test_****{key[-4:]}"
+    with pytest.raises(stripe.AuthenticationError):
+        merchant.client.v1.balance.retrieve()

@@ -41,7 +41,7 @@ class _JsonLines(logging.Handler):
 def paid_without_webhooks(aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Two paid Stripe checkouts whose webhooks never came: the sweeper settles both."""
     with StripeSandbox() as sandbox:
-        monkeypatch.setenv("STRIPE_API_BASE", sandbox.base_url)
+        monkeypatch.setenv("PROVIDER_API_BASE_STRIPE", sandbox.base_url)
         monkeypatch.setenv("SWEEPER_PENDING_AGE_MINUTES", "0")
         reset_settings()
         tenant = new_tenant()

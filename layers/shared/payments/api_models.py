@@ -183,3 +183,38 @@ class DeliveryList(_View):
 class DeliveryRetryView(_View):
     delivery_id: str
     status: Literal["pending"]
+
+
+# --- provider credentials ------------------------------------------------------------------
+
+
+class CredentialTestResultView(_View):
+    ok: bool
+    code: str = Field(
+        description=(
+            "ok, or why the test failed: invalid_credentials (the provider refused them), "
+            "permission_denied, provider_unreachable (no answer: test again), "
+            "incomplete_credentials"
+        )
+    )
+    message: str = Field(description="What the provider said, for a person")
+
+
+class ProviderCredentialsView(_View):
+    provider: str
+    values: dict[str, str] = Field(
+        description=(
+            "The stored fields: secret ones redacted to their kind and last four characters "
+            "(sk_****abcd), the others as stored"
+        )
+    )
+    enabled: bool
+    verified: bool = Field(description="true when the last test with these credentials passed")
+    last_tested_at: Timestamp | None = Field(description="null: never tested since stored")
+    last_test_result: CredentialTestResultView | None
+    webhook_url: str | None = Field(
+        description=(
+            "Where this provider must send this tenant's webhooks (register it at the "
+            "provider); null when the provider sends none"
+        )
+    )

@@ -24,6 +24,15 @@ from pydantic_settings import (
 
 SourceNetworks = tuple[IPv4Network | IPv6Network, ...]
 WEBHOOK_SOURCE_CIDRS_PREFIX = "WEBHOOK_SOURCE_CIDRS_"
+PROVIDER_API_BASE_PREFIX = "PROVIDER_API_BASE_"
+PROVIDER_WEBHOOK_URL_PREFIX = "PROVIDER_WEBHOOK_URL_"
+# Settings that are one variable per provider, <PREFIX><PROVIDER>, collected into a map by
+# provider name: a new provider needs its template parameter, never a settings field.
+PER_PROVIDER_VARIABLES = {
+    WEBHOOK_SOURCE_CIDRS_PREFIX: "webhook_source_cidrs",
+    PROVIDER_API_BASE_PREFIX: "provider_api_bases",
+    PROVIDER_WEBHOOK_URL_PREFIX: "provider_webhook_urls",
+}
 
 
 class RateLimit(BaseModel):
@@ -46,11 +55,13 @@ class Settings(BaseSettings):
     kms_key_id: str = ""
     stage: str = "dev"
     secrets_prefix: str = "payments/dev/"
-    # Where the Stripe SDK sends API calls; empty means Stripe itself (the devstack sets its
-    # sandbox here).
-    stripe_api_base: str | None = None
-    # Largest amount a checkout accepts, in minor units (Stripe's own ceiling is 99,999,999).
-    max_checkout_amount: int = Field(default=99_999_999, ge=1)
+    # Where a provider's API calls go instead of its own (the devstack points them at its
+    # sandboxes), by provider, from PROVIDER_API_BASE_<PROVIDER>. Absent or empty: the
+    # provider's own URL (its spec's base_urls).
+    provider_api_bases: dict[str, str] = Field(default_factory=dict)
+    # The function URL of each provider's webhook function (PROVIDER_WEBHOOK_URL_<PROVIDER>),
+    # to which a tenant's id is appended: what the tenant registers at the provider.
+    provider_webhook_urls: dict[str, str] = Field(default_factory=dict)
     # Merchant callbacks: the queue that carries delivery retries and its dead-letter queue.
     callback_queue_url: str = ""
     callback_dlq_url: str = ""
@@ -98,6 +109,21 @@ class Settings(BaseSettings):
             for provider, cidrs in value.items()
         }
 
+    @field_validator("provider_api_bases", "provider_webhook_urls", mode="before")
+    @classmethod
+    def _lower_provider_names(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        return {str(provider).lower(): base for provider, base in value.items() if base}
+
+    def provider_api_base(self, provider: str) -> str | None:
+        """Where ``provider``'s API calls go when not to the provider itself; None: its own."""
+        return self.provider_api_bases.get(provider) or None
+
+    def provider_webhook_url(self, provider: str) -> str | None:
+        """The base URL of ``provider``'s webhook function; None where it has none here."""
+        return self.provider_webhook_urls.get(provider) or None
+
     def webhook_source_networks(self, provider: str) -> SourceNetworks:
         """The networks ``provider``'s webhooks must come from; empty: any source."""
         return self.webhook_source_cidrs.get(provider, ())
@@ -113,7 +139,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (
             init_settings,
-            _WebhookSourceCidrsSource(settings_cls),
+            _PerProviderSource(settings_cls),
             env_settings,
             dotenv_settings,
             file_secret_settings,
@@ -138,20 +164,20 @@ def _source_networks(provider: str, cidrs: str) -> SourceNetworks:
     return tuple(networks)
 
 
-class _WebhookSourceCidrsSource(PydanticBaseSettingsSource):
-    """Collects WEBHOOK_SOURCE_CIDRS_<PROVIDER> variables into ``webhook_source_cidrs``, so a
-    new provider's allow-list needs its template parameter only, not a settings field."""
+class _PerProviderSource(PydanticBaseSettingsSource):
+    """Collects the per-provider variables (PER_PROVIDER_VARIABLES) into their maps, e.g.
+    WEBHOOK_SOURCE_CIDRS_STRIPE into ``webhook_source_cidrs["stripe"]``."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # everything is done in __call__
 
     def __call__(self) -> dict[str, Any]:
-        found = {
-            name[len(WEBHOOK_SOURCE_CIDRS_PREFIX) :].lower(): value
-            for name, value in os.environ.items()
-            if name.upper().startswith(WEBHOOK_SOURCE_CIDRS_PREFIX)
-        }
-        return {"webhook_source_cidrs": found} if found else {}
+        found: dict[str, dict[str, str]] = {}
+        for name, value in os.environ.items():
+            for prefix, setting in PER_PROVIDER_VARIABLES.items():
+                if name.upper().startswith(prefix):
+                    found.setdefault(setting, {})[name[len(prefix) :].lower()] = value
+        return dict(found)
 
 
 @lru_cache(maxsize=1)

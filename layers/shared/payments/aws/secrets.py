@@ -25,11 +25,17 @@ def secret_name(tenant_id: str, provider: str) -> str:
     return f"{get_settings().secrets_prefix}{tenant_id}/{provider}"
 
 
-def read_provider_secret(tenant_id: str, provider: str) -> dict[str, Any] | None:
-    """The tenant's secret for ``provider`` as a dict, or None when there is none."""
+def read_provider_secret(
+    tenant_id: str, provider: str, *, fresh: bool = False
+) -> dict[str, Any] | None:
+    """The tenant's secret for ``provider`` as a dict, or None when there is none. ``fresh``
+    skips the container's cache (to show or test what is stored now)."""
     try:
         value = parameters.get_secret(
-            secret_name(tenant_id, provider), transform="json", max_age=CACHE_SECONDS
+            secret_name(tenant_id, provider),
+            transform="json",
+            max_age=CACHE_SECONDS,
+            force_fetch=fresh,
         )
     except (GetParameterError, TransformParameterError):
         return None

@@ -145,13 +145,36 @@ class CheckoutCustomer:
 @dataclass(frozen=True, slots=True)
 class CheckoutRequest:
     payment: Payment
-    success_url: str
+    success_url: str | None
     cancel_url: str | None
     expires_at: datetime
     customer: CheckoutCustomer = field(default_factory=CheckoutCustomer)
 
 
-class CheckoutProvider(Protocol):
+# One protocol per capability (see payments.providers.spec): a provider implements those it
+# has, and its spec's typed factories make mypy check each one.
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialTestResult:
+    """What the provider said when asked with a tenant's credentials. ``code`` is ``ok`` or
+    why not (``invalid_credentials``, ``permission_denied``, ``provider_unreachable``...);
+    ``message`` is for a person and never repeats a credential."""
+
+    ok: bool
+    code: str
+    message: str
+
+
+class HostedCheckoutProvider(Protocol):
+    name: str
+
+    def create_checkout_session(
+        self, credentials: Credentials, request: CheckoutRequest, *, idempotency_key: str
+    ) -> CheckoutSession: ...
+
+
+class CustomerProvider(Protocol):
     name: str
 
     def create_customer(
@@ -159,9 +182,9 @@ class CheckoutProvider(Protocol):
         idempotency_key: str,
     ) -> str: ...  # fmt: skip
 
-    def create_checkout_session(
-        self, credentials: Credentials, request: CheckoutRequest, *, idempotency_key: str
-    ) -> CheckoutSession: ...
+
+class RefundProvider(Protocol):
+    name: str
 
     def create_refund(
         self,
@@ -192,4 +215,13 @@ class WebhookProvider(Protocol):
         self, credentials: Credentials, payload: bytes, headers: Mapping[str, str]
     ) -> ProviderEvent:
         """Verify and translate; raises WebhookVerificationError."""
+        ...
+
+
+class CredentialTester(Protocol):
+    name: str
+
+    def test_credentials(self, credentials: Credentials) -> CredentialTestResult:
+        """Ask the provider something cheap with ``credentials``; a refusal is a result, not
+        an exception."""
         ...

@@ -25,6 +25,7 @@ from payments.providers.base import (
     CheckoutRequest,
     CheckoutSession,
     Credentials,
+    CredentialTestResult,
     ProviderError,
     ProviderEvent,
     ProviderRejectedError,
@@ -34,8 +35,8 @@ from payments.providers.base import (
     WebhookVerificationError,
     check_signed_timestamp,
 )
-
-NAME = "stripe"
+from payments.providers.spec import AmountNotSupportedError
+from payments.providers.stripe_spec import NAME, SPEC
 
 # Stripe's published webhook source addresses (https://stripe.com/files/ips/ips_webhooks.txt,
 # https://docs.stripe.com/ips#webhook-notifications; as of May 2026). Not applied by default:
@@ -80,7 +81,7 @@ class StripeProvider:
         secret_key = credentials.require("secret_key")
         client = self._clients.get(secret_key)
         if client is None:
-            base = get_settings().stripe_api_base
+            base = get_settings().provider_api_base(NAME)
             client = stripe.StripeClient(
                 secret_key,
                 base_addresses={"api": base} if base else None,
@@ -121,13 +122,14 @@ class StripeProvider:
                 {
                     "price_data": {
                         "currency": payment.currency.lower(),
-                        "unit_amount": payment.amount,
+                        "unit_amount": SPEC.units.to_provider(
+                            int(payment.amount), payment.currency
+                        ),
                         "product_data": {"name": payment.description or payment.payable_type},
                     },
                     "quantity": 1,
                 }
             ],
-            "success_url": request.success_url,
             "client_reference_id": payment.payment_id,
             # Session metadata is not copied to the PaymentIntent or its Charge, which is what
             # refund and dispute events carry: our ids go on both.
@@ -135,6 +137,8 @@ class StripeProvider:
             "payment_intent_data": {"metadata": ours},
             "expires_at": int(request.expires_at.timestamp()),
         }
+        if request.success_url:
+            params["success_url"] = request.success_url
         if request.cancel_url:
             params["cancel_url"] = request.cancel_url
         if request.customer.provider_customer_id:
@@ -166,7 +170,7 @@ class StripeProvider:
             raise ProviderRejectedError("the payment has no captured Stripe PaymentIntent")
         params: dict[str, Any] = {
             "payment_intent": payment.capture_ref,
-            "amount": amount,
+            "amount": SPEC.units.to_provider(int(amount), payment.currency),
             "metadata": {
                 "refund_id": refund_id,
                 "payment_id": payment.payment_id,
@@ -211,6 +215,30 @@ class StripeProvider:
             }
         )
         return event, raw
+
+    def test_credentials(self, credentials: Credentials) -> CredentialTestResult:
+        """Read the account's balance with the secret key: cheap, authenticated, and open to
+        any secret key (a restricted one needs Balance: read). The webhook secret cannot be
+        tried this way: the first signed delivery checks it."""
+        try:
+            balance = self._client(credentials).v1.balance.retrieve()
+        except stripe.AuthenticationError:
+            return CredentialTestResult(
+                False, "invalid_credentials", "Stripe rejected the secret key (unknown or revoked)"
+            )
+        except stripe.PermissionError:
+            return CredentialTestResult(
+                False,
+                "permission_denied",
+                "Stripe accepted the key but it may not read the balance (a restricted key "
+                "needs Balance: read)",
+            )
+        except stripe.StripeError:
+            return CredentialTestResult(
+                False, "provider_unreachable", "Stripe did not answer; test again later"
+            )
+        mode = "live" if balance.livemode else "test"
+        return CredentialTestResult(True, "ok", f"Stripe accepted the secret key ({mode} mode)")
 
     # --- inbound ---------------------------------------------------------------------------
 
@@ -278,7 +306,7 @@ def translate_event(event: Mapping[str, Any]) -> ProviderEvent:
             provider_refs=refs,
             requested_status=requested,
             capture_ref=_str(obj.get("payment_intent")) if succeeded else None,
-            amount=_int(obj.get("amount_total")) if succeeded else None,
+            amount=_amount(obj.get("amount_total"), obj.get("currency")) if succeeded else None,
             currency=_currency(obj.get("currency")) if succeeded else None,
         )
     if event_type in {"payment_intent.succeeded", "payment_intent.payment_failed"}:
@@ -288,7 +316,7 @@ def translate_event(event: Mapping[str, Any]) -> ProviderEvent:
             provider_refs=_refs(obj.get("id")),
             requested_status=PaymentStatus.SUCCEEDED if succeeded else PaymentStatus.FAILED,
             capture_ref=_str(obj.get("id")) if succeeded else None,
-            amount=_int(obj.get("amount_received")) if succeeded else None,
+            amount=_amount(obj.get("amount_received"), obj.get("currency")) if succeeded else None,
             currency=_currency(obj.get("currency")) if succeeded else None,
         )
     if event_type == "charge.refunded":
@@ -321,7 +349,7 @@ def _refund_observation(refund: Mapping[str, Any]) -> RefundObservation:
     metadata = refund.get("metadata") or {}
     return RefundObservation(
         provider_refund_id=str(refund["id"]),
-        amount=int(refund["amount"]),
+        amount=SPEC.units.from_provider(int(refund["amount"]), str(refund.get("currency", ""))),
         status=_REFUND_STATUSES.get(str(refund.get("status")), RefundStatus.PENDING),
         our_refund_id=_str(metadata.get("refund_id")),
     )
@@ -333,6 +361,19 @@ def _refs(*values: object) -> tuple[str, ...]:
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _amount(value: object, currency: object) -> int | None:
+    """A Stripe amount in our minor units (Stripe counts ISK in hundredths)."""
+    amount = _int(value)
+    if amount is None or not isinstance(currency, str):
+        return amount
+    try:
+        return SPEC.units.from_provider(amount, currency)
+    except AmountNotSupportedError:
+        # Not an amount we can have asked for: left as Stripe said it, it cannot equal the
+        # payment's, so the amount check refuses the event.
+        return amount
 
 
 def _int(value: object) -> int | None:

@@ -1,4 +1,8 @@
-"""Hosted checkout: create the payment, the provider session, and hand back its URL."""
+"""Hosted checkout: create the payment, the provider session, and hand back its URL.
+
+Provider-agnostic: the provider's spec says whether it has a hosted checkout, its amount units
+and ceiling, its metadata limits and whether it needs a success URL.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +12,25 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from payments.config import get_settings
 from payments.domain.payment import Customer, Payment
 from payments.domain.states import PaymentStatus
 from payments.errors import UnprocessableError
 from payments.money import Money, fiat_currency
-from payments.providers import get_provider
-from payments.providers.base import CheckoutRequest, ProviderRejectedError
+from payments.providers import (
+    UnknownProviderError,
+    customers,
+    get_spec,
+    hosted_checkout,
+    providers_with,
+)
+from payments.providers.base import CheckoutCustomer, CheckoutRequest, ProviderRejectedError
+from payments.providers.spec import AmountNotSupportedError, Capability, ProviderSpec
 from payments.services.credentials import provider_credentials
 from payments.services.customers import checkout_customer
 from payments.services.rate_limits import CostlyOperation, enforce_rate_limit
 from payments.services.transitions import apply_transition, create_payment
 from payments.store import repositories
 
-PROVIDER = "stripe"
-RESERVED_METADATA_KEYS = frozenset({"payment_id", "tenant_id"})
-# Stripe allows 50 metadata keys; two carry our ids.
-MAX_METADATA_KEYS = 50 - len(RESERVED_METADATA_KEYS)
-MAX_METADATA_KEY_LENGTH = 40
-MAX_METADATA_VALUE_LENGTH = 500
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -37,11 +41,17 @@ class CheckoutInput:
     amount: int
     currency: str
     description: str
-    success_url: str
+    success_url: str | None
     cancel_url: str | None = None
     customer: Customer = field(default_factory=Customer)
     metadata: dict[str, str] = field(default_factory=dict)
     expires_in_minutes: int = 24 * 60
+    provider: str = "stripe"
+
+
+def checkout_providers() -> list[str]:
+    """The providers a checkout may name: those whose spec has a hosted checkout."""
+    return [spec.name for spec in providers_with(Capability.HOSTED_CHECKOUT)]
 
 
 def payment_id_for(tenant_id: str, idempotency_key: str) -> str:
@@ -52,11 +62,15 @@ def payment_id_for(tenant_id: str, idempotency_key: str) -> str:
 
 def start_checkout(tenant_id: str, request: CheckoutInput, idempotency_key: str) -> dict[str, Any]:
     """Validate, create (or resume) the payment, open the provider session, go pending."""
-    money = _validated(request)
+    try:
+        spec = get_spec(request.provider)
+    except UnknownProviderError as error:
+        raise UnprocessableError(error.message, code="unknown_provider") from None
+    provider = hosted_checkout(spec.name)
+    money = _validated(request, spec)
     # Only a request that runs counts: an Idempotency-Key replay never reaches this function.
     enforce_rate_limit(tenant_id, CostlyOperation.CHECKOUT)
-    provider = get_provider(PROVIDER)
-    credentials = provider_credentials(tenant_id, PROVIDER)  # before anything is written
+    credentials = provider_credentials(tenant_id, spec.name)  # before anything is written
     payment_id = payment_id_for(tenant_id, idempotency_key)
     payment = repositories.get_payment(tenant_id, payment_id) or create_payment(
         tenant_id=tenant_id,
@@ -64,7 +78,7 @@ def start_checkout(tenant_id: str, request: CheckoutInput, idempotency_key: str)
         payable_id=request.payable_id,
         amount=money.minor,
         currency=money.currency,
-        provider=PROVIDER,
+        provider=spec.name,
         description=request.description,
         customer=request.customer,
         metadata=request.metadata,
@@ -72,7 +86,12 @@ def start_checkout(tenant_id: str, request: CheckoutInput, idempotency_key: str)
     )
     if payment.status is not PaymentStatus.CREATED:
         return checkout_view(payment)  # a retry after the session was opened
-    customer = checkout_customer(tenant_id, provider, credentials, request.customer)
+    records = customers(spec.name)
+    customer = (
+        checkout_customer(tenant_id, records, credentials, request.customer)
+        if records is not None
+        else CheckoutCustomer(email=request.customer.email)
+    )
     # From the payment's creation, not from now: a retry must send Stripe the very same
     # parameters under the same idempotency key.
     expires_at = payment.created_at + timedelta(minutes=request.expires_in_minutes)
@@ -124,20 +143,32 @@ def checkout_view(payment: Payment) -> dict[str, Any]:
     }
 
 
-def _validated(request: CheckoutInput) -> Money:
+def _validated(request: CheckoutInput, spec: ProviderSpec) -> Money:
     currency = fiat_currency(request.currency)
     money = Money(request.amount, currency.code)
     if money.minor <= 0:
         raise UnprocessableError("amount must be a positive integer", code="invalid_amount")
-    limit = get_settings().max_checkout_amount
-    if money.minor > limit:
+    try:
+        in_provider_units = spec.units.to_provider(money.minor, money.currency)
+    except AmountNotSupportedError as error:
+        raise UnprocessableError(str(error), code="amount_not_supported") from None
+    limit = spec.limits.max_amount
+    if limit is not None and in_provider_units > limit:
         raise UnprocessableError(
-            f"amount must be at most {limit} minor units", code="amount_too_large"
+            f"amount is above {spec.display_name}'s ceiling for one payment "
+            f"({limit} in its units; {money.currency} {money.minor} is {in_provider_units})",
+            code="amount_too_large",
         )
-    _check_redirect_url("success_url", request.success_url)
+    if request.success_url is None:
+        if spec.requires_success_url:
+            raise UnprocessableError(
+                f"success_url is required for {spec.display_name}", code="success_url_required"
+            )
+    else:
+        _check_redirect_url("success_url", request.success_url)
     if request.cancel_url is not None:
         _check_redirect_url("cancel_url", request.cancel_url)
-    _check_metadata(request.metadata)
+    _check_metadata(request.metadata, spec)
     return money
 
 
@@ -151,19 +182,25 @@ def _check_redirect_url(name: str, url: str) -> None:
         )
 
 
-def _check_metadata(metadata: dict[str, str]) -> None:
-    if len(metadata) > MAX_METADATA_KEYS:
+def _check_metadata(metadata: dict[str, str], spec: ProviderSpec) -> None:
+    limits = spec.limits
+    if not metadata:
+        return
+    if limits.metadata_keys is None:
         raise UnprocessableError(
-            f"metadata holds at most {MAX_METADATA_KEYS} keys", code="metadata_too_large"
+            f"{spec.display_name} takes no metadata", code="metadata_not_supported"
         )
+    most = limits.metadata_keys - len(limits.reserved_metadata_keys)
+    if len(metadata) > most:
+        raise UnprocessableError(f"metadata holds at most {most} keys", code="metadata_too_large")
     for key, value in metadata.items():
-        if key in RESERVED_METADATA_KEYS or not key or "[" in key or "]" in key:
+        if key in limits.reserved_metadata_keys or not key or "[" in key or "]" in key:
             raise UnprocessableError(
                 f"metadata key {key!r} is not allowed", code="invalid_metadata"
             )
-        if len(key) > MAX_METADATA_KEY_LENGTH or len(value) > MAX_METADATA_VALUE_LENGTH:
+        if len(key) > limits.metadata_key_length or len(value) > limits.metadata_value_length:
             raise UnprocessableError(
-                f"metadata keys hold at most {MAX_METADATA_KEY_LENGTH} characters and values "
-                f"{MAX_METADATA_VALUE_LENGTH}",
+                f"metadata keys hold at most {limits.metadata_key_length} characters and "
+                f"values {limits.metadata_value_length}",
                 code="metadata_too_large",
             )

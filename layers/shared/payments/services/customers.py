@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 
 from payments.domain.payment import Customer
-from payments.providers.base import CheckoutCustomer, CheckoutProvider, Credentials
+from payments.providers.base import CheckoutCustomer, Credentials, CustomerProvider
 from payments.store import repositories
 
 
 def checkout_customer(
-    tenant_id: str, provider: CheckoutProvider, credentials: Credentials, customer: Customer
+    tenant_id: str, provider: CustomerProvider, credentials: Credentials, customer: Customer
 ) -> CheckoutCustomer:
     """The provider customer for ``customer.email`` (found or created); none without e-mail."""
     if not customer.email:

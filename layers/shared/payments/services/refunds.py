@@ -26,7 +26,7 @@ from payments.domain.refunds import (
 from payments.domain.states import PaymentStatus, decide_transition
 from payments.errors import ConflictError, UnprocessableError
 from payments.money import Amount, amount_for
-from payments.providers import get_provider
+from payments.providers import SPECS, get_spec, refunds
 from payments.providers.base import ProviderRejectedError, RefundObservation
 from payments.services.credentials import provider_credentials
 from payments.services.transitions import (
@@ -49,7 +49,6 @@ from payments.store.state_change import (
 )
 
 _MAX_DECISIONS = 5
-REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
 
 
 class RefundExceedsBalanceError(UnprocessableError):
@@ -58,6 +57,13 @@ class RefundExceedsBalanceError(UnprocessableError):
 
 class PaymentNotRefundableError(ConflictError):
     code = "payment_not_refundable"
+
+
+def refund_reasons() -> dict[str, frozenset[str]]:
+    """The reasons a refund may give, by provider (from each provider's spec)."""
+    return {
+        spec.display_name: spec.refund_reasons for spec in SPECS.values() if spec.refund_reasons
+    }
 
 
 def refund_id_for(tenant_id: str, payment_id: str, idempotency_key: str) -> str:
@@ -84,9 +90,10 @@ def request_refund(
     payment = repositories.get_payment(tenant_id, payment_id)
     if payment is None:
         raise PaymentNotFoundError(f"no payment {payment_id}")
-    # Before anything is reserved: a tenant without the provider gets a clean 409.
+    # Before anything is reserved: a provider that cannot refund, or a tenant without it, gets
+    # a clean 409.
+    provider = refunds(payment.provider)
     credentials = provider_credentials(tenant_id, payment.provider)
-    provider = get_provider(payment.provider)
     refund = _existing(payment_id, refund_id) or _reserve(payment, refund_id, amount, reason)
     if refund.status is not RefundStatus.PENDING:
         return refund.public_view()
@@ -124,9 +131,13 @@ def _existing(payment_id: str, refund_id: str) -> Refund | None:
 
 def _reserve(payment: Payment, refund_id: str, amount: int | None, reason: str | None) -> Refund:
     """Record a pending refund and reserve its amount, conditional on the payment's version."""
-    if reason is not None and reason not in REFUND_REASONS:
+    reasons = get_spec(payment.provider).refund_reasons
+    if reason is not None and reason not in reasons:
         raise UnprocessableError(
-            f"reason must be one of {', '.join(sorted(REFUND_REASONS))}", code="invalid_reason"
+            f"reason must be one of {', '.join(sorted(reasons))}"
+            if reasons
+            else f"{payment.provider} refunds take no reason",
+            code="invalid_reason",
         )
     for _ in range(_MAX_DECISIONS):
         if payment.status not in REFUNDABLE_STATUSES:

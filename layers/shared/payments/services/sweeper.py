@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 from aws_lambda_powertools import Logger
 
 from payments.config import get_settings
-from payments.providers import get_provider
+from payments.providers import get_spec, sweeper
 from payments.providers.base import ProviderError
+from payments.providers.spec import Capability
 from payments.services.credentials import provider_credentials
 from payments.services.provider_events import apply_provider_event
 from payments.store import repositories
@@ -48,9 +49,12 @@ def sweep(now: datetime | None = None) -> SweepReport:
     log = _logger()
     for payment in repositories.open_payments_older_than(cutoff):
         report.examined += 1
+        if Capability.SWEEP not in get_spec(payment.provider).capabilities:
+            report.still_open += 1  # only the provider's own notification can settle it
+            continue
         try:
             credentials = provider_credentials(payment.tenant_id, payment.provider)
-            observed = get_provider(payment.provider).check_payment(credentials, payment)
+            observed = sweeper(payment.provider).check_payment(credentials, payment)
         except ProviderError as error:
             report.errors += 1
             log.warning(

@@ -11,19 +11,19 @@ import base64
 import binascii
 import hashlib
 import ipaddress
-import json
 import re
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from payments.config import get_settings
-from payments.providers import get_provider
+from payments.providers import get_spec, webhooks
 from payments.providers.base import (
     Credentials,
     ProviderUnavailableError,
     WebhookVerificationError,
 )
+from payments.providers.spec import ProviderSpec, WebhookAnswer
 from payments.services.credentials import provider_credentials
 from payments.services.provider_events import EventOutcome, apply_provider_event
 from payments.store import rate_limits
@@ -39,20 +39,22 @@ REJECTION_STORAGE_WINDOW_SECONDS = 3600
 
 
 def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
-    """Handle one function-URL delivery; answers as the provider expects (2xx = stop retrying)."""
+    """Handle one function-URL delivery; answers as the provider expects (2xx = stop retrying),
+    in the reply shape its spec declares."""
+    spec = get_spec(provider)
     request = event.get("requestContext", {}).get("http", {})
     if str(request.get("method", "POST")).upper() != "POST":
-        return _answer(405, "method_not_allowed")
+        return _answer(spec, 405, "method_not_allowed")
     match = _TENANT_PATH.match(str(event.get("rawPath", "")))
     if match is None:
-        return _answer(404, "unknown_endpoint")
+        return _answer(spec, 404, "unknown_endpoint")
     tenant_id = match.group(1)
     try:
         body = _raw_body(event)
     except ValueError:
-        return _answer(400, "malformed_body")
+        return _answer(spec, 400, "malformed_body")
     if len(body) > MAX_BODY_BYTES:
-        return _answer(413, "payload_too_large")
+        return _answer(spec, 413, "payload_too_large")
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     source_ip = str(request.get("sourceIp", ""))
     if not _source_allowed(provider, source_ip):
@@ -62,19 +64,19 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
         )
         if _credentials(tenant_id, provider) is not None:
             _record_rejection(provider, tenant_id, body, f"source_not_allowed: {source_ip}")
-        return _answer(403, "source_not_allowed")
+        return _answer(spec, 403, "source_not_allowed")
     credentials = _credentials(tenant_id, provider)
     if credentials is None:
         # Unknown tenant or provider not set up: nothing to verify with. Not stored, so that
         # anonymous traffic to made-up tenant paths cannot fill the table.
         logger.warning("webhook for an unconfigured tenant", extra={"provider": provider})
-        return _answer(400, "signature_verification_failed")
+        return _answer(spec, 400, "signature_verification_failed")
     try:
-        translated = get_provider(provider).verify_webhook(credentials, body, headers)
+        translated = webhooks(provider).verify_webhook(credentials, body, headers)
     except WebhookVerificationError as error:
         _record_rejection(provider, tenant_id, body, error.reason)
         logger.warning("webhook rejected", extra={"provider": provider, "reason": error.reason})
-        return _answer(400, "signature_verification_failed")
+        return _answer(spec, 400, "signature_verification_failed")
     result = apply_provider_event(
         tenant_id=tenant_id,
         provider=provider,
@@ -91,7 +93,7 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
             "reason": result.reason,
         },
     )
-    return _answer(200, "received", outcome=result.outcome)
+    return _answer(spec, 200, "received", outcome=result.outcome)
 
 
 def _raw_body(event: dict[str, Any]) -> bytes:
@@ -177,16 +179,19 @@ _REFUSALS = {
 }
 
 
-def _answer(status: int, code: str, *, outcome: EventOutcome | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = (
-        {"received": True}
-        if status == 200
-        else {"error": {"code": code, "message": _REFUSALS.get(code, code)}}
+def _answer(
+    spec: ProviderSpec, status: int, code: str, *, outcome: EventOutcome | None = None
+) -> dict[str, Any]:
+    reply = spec.webhook_reply(
+        WebhookAnswer(
+            status=status,
+            code=code,
+            message=_REFUSALS.get(code, code),
+            outcome=outcome.value if outcome is not None else None,
+        )
     )
-    if outcome is not None:
-        body["outcome"] = outcome.value
     return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(body),
+        "statusCode": reply.status,
+        "headers": {"Content-Type": reply.content_type},
+        "body": reply.body,
     }

@@ -116,6 +116,26 @@ class RateLimitItem(PaymentsTableModel):
         return f"RATELIMIT#{tenant_id}#{operation}#{window_start}", "RATELIMIT"
 
 
+class CredentialStatusItem(PaymentsTableModel):
+    """What is known of a tenant's stored credentials for one provider: whether their last test
+    passed (store/credential_status.py). The credentials themselves are in Secrets Manager."""
+
+    tenant_id = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    # Changes with every store of the credentials: a test records its result only under the
+    # revision it started from, so a result never describes credentials it did not test.
+    revision = UnicodeAttribute()
+    verified = BooleanAttribute()
+    last_tested_at = UTCDateTimeAttribute(null=True)
+    last_test_code = UnicodeAttribute(null=True)
+    last_test_message = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, provider: str) -> tuple[str, str]:
+        return f"TENANT#{tenant_id}", f"CREDENTIALS#{provider}"
+
+
 # --- payments ------------------------------------------------------------------------------
 
 

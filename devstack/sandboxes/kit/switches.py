@@ -1,0 +1,57 @@
+"""Chaos switches: a dataclass of knobs a test flips over ``/_sandbox/chaos``, checked by type."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any, get_type_hints
+
+from devstack.sandboxes.kit.routing import Json
+
+
+class SwitchError(ValueError):
+    """A chaos update names an unknown switch or gives one a value of the wrong kind."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.message = message
+
+
+@dataclass
+class Switches:
+    """Subclass with ``bool``, ``str``, ``int`` and ``float`` fields (numbers >= 0)."""
+
+    def update(self, changes: Mapping[str, Any]) -> None:
+        """Apply a partial update (e.g. a JSON body), checking every name and type first."""
+        kinds = get_type_hints(type(self))
+        known = {item.name for item in fields(self)}
+        for name, value in changes.items():
+            if name not in known:
+                raise SwitchError(name, f"Unknown chaos setting: {name}")
+            _check(name, kinds[name], value)
+        for name, value in changes.items():
+            setattr(self, name, value)
+
+    def reset(self) -> None:
+        """Every switch back to its default."""
+        default = type(self)()
+        for item in fields(default):
+            setattr(self, item.name, getattr(default, item.name))
+
+    def as_dict(self) -> Json:
+        return asdict(self)
+
+
+def _check(name: str, kind: Any, value: Any) -> None:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise SwitchError(name, f"{name} must be a boolean")
+    elif kind is str:
+        if not isinstance(value, str):
+            raise SwitchError(name, f"{name} must be a string")
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise SwitchError(name, f"{name} must be an integer >= 0")
+    elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise SwitchError(name, f"{name} must be a number >= 0")

@@ -1,0 +1,172 @@
+"""What a provider is, declared once, beside its adapter: the one place its rules live.
+
+A :class:`ProviderSpec` says what the provider can do (each capability a typed factory of the
+adapter, so mypy proves the adapter implements that capability's protocol), which credentials a
+tenant stores for it and how they are checked and shown, how our amounts become the provider's
+and back, its limits, its refund reasons, how its webhooks are answered, and where its API is.
+Services read these instead of knowing any provider: adding one is its adapter and spec, not an
+edit of the shared pipeline.
+
+Specs are cheap to import (no SDK): the factories import their adapter when first called.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from payments.providers.base import (
+        CredentialTester,
+        CustomerProvider,
+        HostedCheckoutProvider,
+        RefundProvider,
+        SweepableProvider,
+        WebhookProvider,
+    )
+
+
+class Capability(StrEnum):
+    HOSTED_CHECKOUT = "hosted_checkout"  # a page of the provider's where the customer pays
+    CUSTOMERS = "customers"  # provider-side customer records
+    REFUNDS = "refunds"
+    SWEEP = "sweep"  # the provider can be asked for a payment's current state
+    WEBHOOKS = "webhooks"  # the provider notifies us (verified by the adapter)
+    CREDENTIAL_TEST = "credential_test"  # a tenant's credentials can be tried on the provider
+
+
+class AmountNotSupportedError(ValueError):
+    """An amount the provider cannot represent (e.g. a fraction of a unit it charges whole)."""
+
+
+class AmountUnits(Protocol):
+    """Our amounts (ISO 4217 minor units) in the provider's units, and back."""
+
+    def to_provider(self, amount: int, currency: str) -> int: ...
+
+    def from_provider(self, amount: int, currency: str) -> int: ...
+
+
+class SameUnits:
+    """The provider counts in ISO 4217 minor units, as we do."""
+
+    def to_provider(self, amount: int, currency: str) -> int:
+        return amount
+
+    def from_provider(self, amount: int, currency: str) -> int:
+        return amount
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialField:
+    """One value a tenant stores for a provider."""
+
+    name: str
+    description: str
+    # Secret values are write-only: shown only redacted. Others (a shortcode, an environment)
+    # are shown as they are.
+    secret: bool = True
+    required: bool = True
+    pattern: str | None = None  # the whole value must match
+    choices: tuple[str, ...] = ()
+    max_length: int = 512
+
+    def problem(self, value: object) -> str | None:
+        """Why ``value`` is not acceptable, or None."""
+        if not isinstance(value, str) or not value.strip():
+            return "is required" if self.required else "must be a non-empty string"
+        if len(value) > self.max_length:
+            return f"is longer than {self.max_length} characters"
+        if self.choices and value not in self.choices:
+            return f"must be one of {', '.join(self.choices)}"
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            return f"does not have the expected form ({self.description})"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What the provider accepts, in its own units where they are amounts."""
+
+    max_amount: int | None = None
+    metadata_keys: int | None = None  # None: the provider takes no metadata
+    metadata_key_length: int = 40
+    metadata_value_length: int = 500
+    # Names our adapter adds to the provider's metadata itself (clients may not use them).
+    reserved_metadata_keys: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAnswer:
+    """What our webhook pipeline decided about one delivery, before the provider's shape."""
+
+    status: int
+    code: str
+    message: str
+    outcome: str | None = None  # for accepted deliveries: applied, duplicate, ignored, rejected
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReply:
+    status: int
+    body: str
+    content_type: str = "application/json"
+
+
+def json_webhook_reply(answer: WebhookAnswer) -> WebhookReply:
+    """Our own reply shape: 2xx ``{"received": true, "outcome"}``, else our error shape."""
+    if 200 <= answer.status < 300:
+        body: dict[str, Any] = {"received": True}
+        if answer.outcome is not None:
+            body["outcome"] = answer.outcome
+    else:
+        body = {"error": {"code": answer.code, "message": answer.message}}
+    return WebhookReply(answer.status, json.dumps(body))
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    name: str
+    display_name: str
+    credential_fields: tuple[CredentialField, ...]
+    # Capabilities, each the adapter's factory typed as that capability's protocol.
+    hosted_checkout: Callable[[], HostedCheckoutProvider] | None = None
+    customers: Callable[[], CustomerProvider] | None = None
+    refunds: Callable[[], RefundProvider] | None = None
+    sweep: Callable[[], SweepableProvider] | None = None
+    webhooks: Callable[[], WebhookProvider] | None = None
+    credential_test: Callable[[], CredentialTester] | None = None
+    units: AmountUnits = field(default_factory=SameUnits)
+    limits: Limits = field(default_factory=Limits)
+    # Reasons a refund may give (empty: none may be given).
+    refund_reasons: frozenset[str] = frozenset()
+    # Hosted checkout: whether the provider needs a URL to send the customer back to.
+    requires_success_url: bool = False
+    webhook_reply: Callable[[WebhookAnswer], WebhookReply] = json_webhook_reply
+    # Environment name -> API base URL; the credential field that picks the environment
+    # (None: there is one). A deployment may point a provider elsewhere (its sandbox) with the
+    # setting PROVIDER_API_BASE_<NAME>.
+    base_urls: Mapping[str, str] = field(default_factory=dict)
+    environment_field: str | None = None
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset(
+            capability
+            for capability, factory in (
+                (Capability.HOSTED_CHECKOUT, self.hosted_checkout),
+                (Capability.CUSTOMERS, self.customers),
+                (Capability.REFUNDS, self.refunds),
+                (Capability.SWEEP, self.sweep),
+                (Capability.WEBHOOKS, self.webhooks),
+                (Capability.CREDENTIAL_TEST, self.credential_test),
+            )
+            if factory is not None
+        )
+
+    def credential_field(self, name: str) -> CredentialField | None:
+        return next((f for f in self.credential_fields if f.name == name), None)
