@@ -104,6 +104,10 @@ def select_target(
     ),
     region: Annotated[str | None, typer.Option(help="AWS region of --stack.")] = None,
 ) -> None:
+    # `payctl tenants --help` asks for help, not for a stack: no target is needed to read it.
+    # (click has already handed the arguments to the subcommand here: sys.argv still has them.)
+    if any(argument in {"--help", "-h"} for argument in sys.argv[1:]):
+        return
     os.environ.update(target_environment(stack, local, state_file, region))
     # Settings are read once per process: if this one already read them (a test invoking the
     # app twice), read them again for this target. Otherwise the command imports them itself.

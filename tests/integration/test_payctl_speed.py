@@ -83,6 +83,15 @@ def test_a_command_groups_help_imports_no_aws_or_payments_module(
     assert _heavy(modules) == []
 
 
+@pytest.mark.parametrize("group", ["tenants", "credentials", "limits"])
+def test_a_groups_help_needs_no_target(group: str) -> None:
+    """Reading help is not operating a stack: no --local or --stack needed for it."""
+    output, modules = _run(group, "--help")
+    assert "Commands:" in output
+    assert "choose exactly one" not in output
+    assert _heavy(modules) == []
+
+
 def test_tenants_list_prints_whole_values_in_aligned_columns() -> None:
     from payctl.main import _columns
 
