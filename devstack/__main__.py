@@ -31,6 +31,7 @@ def _usage(info: DevStackInfo, payctl: str) -> str:
 Payments devstack is up (moto as AWS, real handlers behind a local API Gateway).
 
   API base URL     {info.api_base_url}
+  API reference    {info.api_base_url}/v1/docs  (Swagger UI; the contract: /v1/openapi.json)
   Function URLs    {info.function_urls_base}/<FunctionLogicalId>/...
   Embedded AWS     {info.aws_endpoint}
   Stripe sandbox   {info.stripe_sandbox_url}  (webhooks go to WebhookStripeFunction)

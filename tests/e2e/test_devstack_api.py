@@ -42,6 +42,16 @@ def test_make_dev_prints_a_working_curl_and_the_key(devstack: RunningDevStack) -
     assert payment["history"][0]["source"] == "devstack"
 
 
+def test_the_banner_points_at_the_api_reference_that_is_served(devstack: RunningDevStack) -> None:
+    docs = f"{devstack.base_url}/v1/docs"
+    assert docs in devstack.printed()
+    page = requests.get(docs, timeout=10)
+    assert page.status_code == 200
+    assert "swagger-ui" in page.text
+    document = requests.get(f"{devstack.base_url}/v1/openapi.json", timeout=10).json()
+    assert document["openapi"] == "3.1.0"
+
+
 def test_health_is_public(devstack: RunningDevStack) -> None:
     response = requests.get(f"{devstack.base_url}/v1/health", timeout=10)
     assert response.status_code == 200
