@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from payments.errors import ConflictError, NotFoundError
-from payments.providers import omnisend_spec, stripe_spec
+from payments.providers import mpesa_spec, omnisend_spec, stripe_spec
 from payments.providers.base import (
     CredentialTester,
     CustomerProvider,
@@ -23,7 +23,7 @@ from payments.providers.base import (
 from payments.providers.spec import Capability, ProviderSpec
 
 SPECS: Mapping[str, ProviderSpec] = MappingProxyType(
-    {spec.name: spec for spec in (stripe_spec.SPEC, omnisend_spec.SPEC)}
+    {spec.name: spec for spec in (stripe_spec.SPEC, mpesa_spec.SPEC, omnisend_spec.SPEC)}
 )
 
 T = TypeVar("T")

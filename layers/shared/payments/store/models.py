@@ -136,6 +136,21 @@ class CredentialStatusItem(PaymentsTableModel):
         return f"TENANT#{tenant_id}", f"CREDENTIALS#{provider}"
 
 
+class ProviderTokenItem(PaymentsTableModel):
+    """A provider access token shared by every container, encrypted with our KMS key, and the
+    lease of the one container refreshing it (store/provider_tokens.py)."""
+
+    token_ciphertext = UnicodeAttribute(null=True)
+    token_id = UnicodeAttribute(null=True)
+    use_until = NumberAttribute(null=True)  # epoch seconds
+    lease_holder = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(null=True)  # epoch seconds
+
+    @staticmethod
+    def key(cache_key: str) -> tuple[str, str]:
+        return f"PROVIDERTOKEN#{cache_key}", "PROVIDERTOKEN"
+
+
 # --- payments ------------------------------------------------------------------------------
 
 
