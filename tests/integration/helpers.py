@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
+from typer.testing import CliRunner
 
+from devstack.template import LocalStack
 from payments.config import get_settings
 from payments.domain.payment import Customer, Payment
 from payments.services.transitions import create_payment
@@ -44,3 +49,35 @@ def all_items() -> list[dict[str, Any]]:
 
 def items_of_type(item_type: str) -> list[dict[str, Any]]:
     return [item for item in all_items() if item.get("item_type") == item_type]
+
+
+def moto_stack(aws: LocalStack, name: str, **extra_outputs: str) -> Iterator[str]:
+    """A CloudFormation stack in moto whose outputs name the resources `aws` created, as
+    `payctl --stack` reads them; the environment payctl changes is restored afterwards."""
+    outputs = {
+        "PaymentsTableName": aws.physical_ids["PaymentsTable"],
+        "IdempotencyTableName": aws.physical_ids["IdempotencyTable"],
+        "EventBusName": aws.physical_ids["PaymentsEventBus"],
+        "KmsKeyArn": aws.attributes[("PaymentsKey", "Arn")],
+        "SecretsPrefix": "payments/dev/",
+        "CallbackQueueUrl": aws.physical_ids["CallbackQueue"],
+        "CallbackDLQUrl": aws.physical_ids["CallbackDLQ"],
+        **extra_outputs,
+    }
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    boto3.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
+    saved = dict(os.environ)
+    yield name
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def run_payctl(stack: str, *args: str) -> tuple[int, str]:
+    """payctl --stack STACK ARGS..., in-process: (exit code, output)."""
+    from payctl.main import app
+
+    result = CliRunner().invoke(app, ["--stack", stack, "--region", "us-east-1", *args])
+    return result.exit_code, result.output

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from collections.abc import Iterator
 
@@ -15,37 +13,18 @@ from devstack.template import LocalStack
 from payctl.main import app
 from payments.domain.states import PaymentStatus
 from payments.services.transitions import apply_transition
-from tests.integration.helpers import new_payment
+from tests.integration.helpers import moto_stack, new_payment, run_payctl
 
 STACK = "payments-itest"
 
 
 @pytest.fixture
 def deployed(aws: LocalStack) -> Iterator[str]:
-    """A CloudFormation stack in moto whose outputs name the tables `aws` created."""
-    outputs = {
-        "PaymentsTableName": aws.physical_ids["PaymentsTable"],
-        "IdempotencyTableName": aws.physical_ids["IdempotencyTable"],
-        "EventBusName": aws.physical_ids["PaymentsEventBus"],
-        "KmsKeyArn": aws.attributes[("PaymentsKey", "Arn")],
-        "SecretsPrefix": "payments/dev/",
-        "CallbackQueueUrl": aws.physical_ids["CallbackQueue"],
-        "CallbackDLQUrl": aws.physical_ids["CallbackDLQ"],
-    }
-    template = {
-        "Resources": {"Marker": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {name: {"Value": value} for name, value in outputs.items()},
-    }
-    boto3.client("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps(template))
-    saved = dict(os.environ)
-    yield STACK
-    os.environ.clear()
-    os.environ.update(saved)
+    yield from moto_stack(aws, STACK)
 
 
 def _run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["--stack", STACK, "--region", "us-east-1", *args])
-    return result.exit_code, result.output
+    return run_payctl(STACK, *args)
 
 
 def test_tenant_key_and_ledger_commands_against_a_stack(deployed: str) -> None:

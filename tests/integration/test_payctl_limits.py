@@ -3,45 +3,24 @@ and the usage plan that throttles it."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from typer.testing import CliRunner
 
 from devstack.template import LocalStack
-from payctl.main import app
-from tests.integration.helpers import new_tenant
+from tests.integration.helpers import moto_stack, new_tenant, run_payctl
 
 STACK = "payments-limits"
 
 
 def _stack(aws: LocalStack, name: str, *, with_usage_plan: bool) -> Iterator[str]:
-    outputs = {
-        "PaymentsTableName": aws.physical_ids["PaymentsTable"],
-        "IdempotencyTableName": aws.physical_ids["IdempotencyTable"],
-        "EventBusName": aws.physical_ids["PaymentsEventBus"],
-        "KmsKeyArn": aws.attributes[("PaymentsKey", "Arn")],
-        "SecretsPrefix": "payments/dev/",
-        "CallbackQueueUrl": aws.physical_ids["CallbackQueue"],
-        "CallbackDLQUrl": aws.physical_ids["CallbackDLQ"],
-        "RestApiId": aws.physical_ids["PaymentsApi"],
-    }
+    outputs = {"RestApiId": aws.physical_ids["PaymentsApi"]}
     if with_usage_plan:
         outputs["DefaultUsagePlanId"] = aws.physical_ids["DefaultUsagePlan"]
-    template = {
-        "Resources": {"Marker": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
-    }
-    boto3.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
-    saved = dict(os.environ)
-    yield name
-    os.environ.clear()
-    os.environ.update(saved)
+    yield from moto_stack(aws, name, **outputs)
 
 
 @pytest.fixture
@@ -55,8 +34,7 @@ def deployed_before_usage_plans(aws: LocalStack) -> Iterator[str]:
 
 
 def _run(*args: str, stack: str = STACK) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["--stack", stack, "--region", "us-east-1", *args])
-    return result.exit_code, result.output
+    return run_payctl(stack, *args)
 
 
 def _plans_of(key_id: str) -> list[dict[str, Any]]:
