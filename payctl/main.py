@@ -13,6 +13,7 @@ import typer
 from payctl.limits import limits_app
 
 if TYPE_CHECKING:
+    from payments.providers.spec import ProviderSpec
     from payments.services.credentials import StoredCredentials
 
 # Answering fast is the point of a command line: only typer is imported here. The payments
@@ -184,6 +185,18 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_..
     typer.echo(f"revoked {key_id}")
 
 
+def _provider_spec(provider: str) -> ProviderSpec:
+    """The provider's spec; an unknown provider exits 2, naming the known ones."""
+    from payments.errors import PaymentsError
+    from payments.providers import get_spec
+
+    try:
+        return get_spec(provider)
+    except PaymentsError as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(2) from None
+
+
 @credentials_app.command("set")
 def credentials_set(
     tenant: Annotated[str, typer.Argument(help="Tenant id.")],
@@ -202,15 +215,10 @@ def credentials_set(
     """Store a tenant's provider credentials, checked by the provider's spec and encrypted
     with the stack's KMS key."""
     from payments.errors import PaymentsError
-    from payments.providers import get_spec
     from payments.services.credentials import set_provider_credentials
     from payments.store import repositories
 
-    try:
-        spec = get_spec(provider)
-    except PaymentsError as error:
-        typer.echo(error.message, err=True)
-        raise typer.Exit(2) from None
+    spec = _provider_spec(provider)
     given: dict[str, str] = {}
     for item in value or []:
         name, equals, text = item.partition("=")
@@ -239,14 +247,8 @@ def credentials_fields(
     provider: Annotated[str, typer.Argument(help="Provider name, e.g. stripe.")],
 ) -> None:
     """The credential fields a provider takes (from its spec)."""
-    from payments.errors import PaymentsError
-    from payments.providers import get_spec
 
-    try:
-        spec = get_spec(provider)
-    except PaymentsError as error:
-        typer.echo(error.message, err=True)
-        raise typer.Exit(2) from None
+    spec = _provider_spec(provider)
     for spec_field in spec.credential_fields:
         kind = "secret" if spec_field.secret else "shown"
         need = "required" if spec_field.required else "optional"
