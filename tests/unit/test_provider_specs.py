@@ -197,3 +197,30 @@ def test_reading_the_specs_loads_no_provider_sdk() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert json.loads(result.stdout) is False
+
+
+def test_the_api_base_comes_from_the_credentials_environment_or_the_deployment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from payments.config import reset_settings
+    from payments.providers.base import ProviderUnavailableError
+
+    mpesa = get_spec("mpesa")
+    monkeypatch.delenv("PROVIDER_API_BASE_MPESA", raising=False)
+    monkeypatch.delenv("PROVIDER_API_BASE_STRIPE", raising=False)
+    reset_settings()
+    assert mpesa.api_base({"environment": "sandbox"}) == "https://sandbox.safaricom.co.ke"
+    assert mpesa.api_base({"environment": "production"}) == "https://api.safaricom.co.ke"
+    assert STRIPE.api_base({}) == "https://api.stripe.com"
+    with pytest.raises(ProviderUnavailableError, match="unknown M-PESA environment 'live'"):
+        mpesa.api_base({"environment": "live"})
+    monkeypatch.setenv("PROVIDER_API_BASE_MPESA", "http://127.0.0.1:9")
+    reset_settings()
+    try:
+        assert mpesa.api_base({"environment": "sandbox"}) == "http://127.0.0.1:9"
+        # The override never makes an unknown environment acceptable.
+        with pytest.raises(ProviderUnavailableError):
+            mpesa.api_base({"environment": "live"})
+    finally:
+        monkeypatch.delenv("PROVIDER_API_BASE_MPESA")
+        reset_settings()

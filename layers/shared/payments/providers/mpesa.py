@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from payments.config import get_settings
 from payments.providers.base import (
     Credentials,
     CredentialTestResult,
@@ -255,10 +254,8 @@ class MpesaProvider:
     # --- HTTP ------------------------------------------------------------------------------
 
     def _app(self, credentials: Credentials) -> _App:
-        environment = credentials.require("environment")
-        if environment not in SPEC.base_urls:
-            raise ProviderUnavailableError(f"unknown M-PESA environment {environment!r}")
-        base = get_settings().provider_api_base(NAME) or SPEC.base_urls[environment]
+        credentials.require(str(SPEC.environment_field))
+        base = SPEC.api_base(credentials.values)
         transaction_type = credentials.require("transaction_type")
         if transaction_type not in TRANSACTION_TYPES:
             raise ProviderUnavailableError(f"unknown transaction_type {transaction_type!r}")

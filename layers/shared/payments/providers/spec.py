@@ -170,3 +170,20 @@ class ProviderSpec:
 
     def credential_field(self, name: str) -> CredentialField | None:
         return next((f for f in self.credential_fields if f.name == name), None)
+
+    def api_base(self, values: Mapping[str, str]) -> str:
+        """Where the provider's API is for a tenant's credentials ``values``: the URL of the
+        environment they name (``environment_field``; the only one when there is none), or the
+        deployment's own for this provider (PROVIDER_API_BASE_<NAME>, e.g. a sandbox)."""
+        from payments.config import get_settings
+        from payments.providers.base import ProviderUnavailableError
+
+        if self.environment_field is None:
+            environment = next(iter(self.base_urls))
+        else:
+            environment = values.get(self.environment_field, "")
+            if environment not in self.base_urls:
+                raise ProviderUnavailableError(
+                    f"unknown {self.display_name} {self.environment_field} {environment!r}"
+                )
+        return get_settings().provider_api_base(self.name) or self.base_urls[environment]

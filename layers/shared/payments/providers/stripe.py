@@ -16,7 +16,6 @@ from typing import Any
 
 import stripe
 
-from payments.config import get_settings
 from payments.domain.payment import Payment
 from payments.domain.refunds import RefundStatus
 from payments.domain.states import PaymentStatus
@@ -81,10 +80,9 @@ class StripeProvider:
         secret_key = credentials.require("secret_key")
         client = self._clients.get(secret_key)
         if client is None:
-            base = get_settings().provider_api_base(NAME)
             client = stripe.StripeClient(
                 secret_key,
-                base_addresses={"api": base} if base else None,
+                base_addresses={"api": SPEC.api_base(credentials.values)},
                 max_network_retries=2,
             )
             self._clients[secret_key] = client
