@@ -29,7 +29,7 @@ from tests.integration.helpers import items_of_type, new_tenant
 @pytest.fixture
 def omnisend(aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[OmnisendSandbox]:
     with OmnisendSandbox() as sandbox:
-        monkeypatch.setenv("OMNISEND_API_BASE", sandbox.base_url)
+        monkeypatch.setenv("PROVIDER_API_BASE_OMNISEND", sandbox.base_url)
         reset_settings()
         yield sandbox
 

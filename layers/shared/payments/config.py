@@ -80,8 +80,6 @@ class Settings(BaseSettings):
     # WEBHOOK_SOURCE_CIDRS_<PROVIDER> (comma-separated CIDRs or addresses). Absent or empty:
     # from anywhere. See webhook_source_networks().
     webhook_source_cidrs: dict[str, SourceNetworks] = Field(default_factory=dict)
-    # Where Omnisend API calls go (the devstack sets its sandbox).
-    omnisend_api_base: str = "https://api.omnisend.com"
     # Payments still open this long after their last change are re-checked by the sweeper.
     sweeper_pending_age_minutes: int = Field(default=30, ge=0)
     # Page size bounds for list endpoints.

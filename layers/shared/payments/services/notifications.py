@@ -12,8 +12,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from payments.aws.secrets import read_provider_secret
-from payments.config import get_settings
 from payments.money import FIAT_EXPONENTS, Money
+from payments.providers import get_spec
 from payments.store import repositories
 
 logger = Logger(child=True)
@@ -78,7 +78,7 @@ def _contact_and_properties(envelope: dict[str, Any]) -> tuple[str | None, dict[
 
 def _send(api_key: str, body: dict[str, Any]) -> bool:
     """True once Omnisend accepted the event; False if it refused it for good."""
-    url = get_settings().omnisend_api_base.rstrip("/") + "/v5/events"
+    url = get_spec("omnisend").api_base({}).rstrip("/") + "/v5/events"
     payload = json.dumps(body).encode()
     for attempt in range(1, ATTEMPTS + 1):
         request = urllib.request.Request(  # noqa: S310 - a configured https (or sandbox) URL
