@@ -39,10 +39,6 @@ class CapabilityNotSupportedError(ConflictError):
     code = "capability_not_supported"
 
 
-def known_providers() -> frozenset[str]:
-    return frozenset(SPECS)
-
-
 def get_spec(name: str) -> ProviderSpec:
     try:
         return SPECS[name]
