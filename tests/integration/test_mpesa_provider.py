@@ -17,6 +17,7 @@ from devstack.sandboxes.daraja import App, ChaosSettings, DarajaSandbox, Setting
 from devstack.template import LocalStack
 from payments.aws import kms
 from payments.config import reset_settings
+from payments.providers import tokens
 from payments.providers.base import (
     Credentials,
     ProviderRejectedError,
@@ -297,7 +298,10 @@ def test_twenty_cold_containers_make_one_token_request(daraja: DarajaSandbox) ->
     assert all("lease_holder" not in item for item in tokens)
 
 
-def test_many_threads_of_one_container_share_its_copy(daraja: DarajaSandbox) -> None:
+def test_many_threads_of_one_container_share_its_copy(
+    daraja: DarajaSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tokens, "_installed", None)  # what the services would install
     app = daraja.create_app(shortcode="600309")
     provider = MpesaProvider()  # no shared store: the container's own copy
     credentials = credentials_of(app)

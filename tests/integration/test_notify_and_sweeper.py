@@ -23,6 +23,7 @@ from payments.services.checkout import CheckoutInput, start_checkout
 from payments.services.credentials import set_provider_credentials
 from payments.services.transitions import apply_transition, create_payment
 from payments.store import repositories
+from tests.conftest import load_event
 from tests.integration.helpers import items_of_type, new_tenant
 
 
@@ -210,3 +211,78 @@ def test_the_sweeper_expires_sessions_past_their_expiry_at_stripe(
     assert payment is not None
     assert payment.status is PaymentStatus.EXPIRED
     assert datetime.now(UTC) - payment.updated_at < timedelta(minutes=1)
+
+
+def _status(functions: FunctionRegistry, tenant: str, **query: str) -> dict[str, object]:
+    event = load_event(
+        "status/list_payments.json" if "payment_id" not in query else "status/get_payment.json"
+    )
+    payment_id = query.pop("payment_id", None)
+    if payment_id is not None:
+        event["path"] = f"/v1/payments/{payment_id}"
+        event["pathParameters"] = {"payment_id": payment_id}
+    event["queryStringParameters"] = query or None
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
+    event["requestContext"]["authorizer"]["tenant_id"] = tenant
+    response = functions.invoke("StatusFunction", event)
+    assert response["statusCode"] == 200, response["body"]
+    return dict(json.loads(response["body"]))
+
+
+def test_refresh_settles_an_open_payment_from_its_provider_on_demand(
+    stripe_tenant: tuple[str, StripeSandbox, stripe.StripeClient], functions: FunctionRegistry
+) -> None:
+    tenant, _sandbox, _client = stripe_tenant
+    paid = _checkout(tenant, "refresh-1")
+    payment_id = str(paid["payment_id"])
+    view = _status(functions, tenant, payment_id=payment_id, refresh="true")
+    assert (view["status"], view["refresh"]) == ("pending", {"outcome": "still_open", "code": None})
+    requests.post(f"{paid['checkout_url']}/pay", allow_redirects=False, timeout=10)
+    assert _status(functions, tenant, payment_id=payment_id)["refresh"] is None
+    view = _status(functions, tenant, payment_id=payment_id, refresh="true")
+    assert (view["status"], view["refresh"]) == ("succeeded", {"outcome": "settled", "code": None})
+    view = _status(functions, tenant, payment_id=payment_id, refresh="true")
+    assert view["refresh"] == {"outcome": "not_open", "code": None}
+    # The provider's own id of the payment finds it; another tenant finds nothing.
+    session_id = str(paid["checkout_url"]).rsplit("/", 1)[1]
+    page = _status(functions, tenant, provider_reference=session_id)
+    assert [p["payment_id"] for p in page["data"]] == [payment_id]  # type: ignore[attr-defined]
+    assert _status(functions, new_tenant("Other"), provider_reference=session_id)["data"] == []
+
+
+def test_refreshes_are_rate_limited_per_tenant(
+    stripe_tenant: tuple[str, StripeSandbox, stripe.StripeClient],
+    functions: FunctionRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant, _sandbox, _client = stripe_tenant
+    monkeypatch.setenv("RATE_LIMIT_PAYMENT_REFRESH", '{"capacity": 1, "window_seconds": 60}')
+    reset_settings()
+    payment_id = str(_checkout(tenant, "refresh-limit")["payment_id"])
+    _status(functions, tenant, payment_id=payment_id, refresh="true")
+    event = load_event("status/get_payment.json")
+    event["path"] = f"/v1/payments/{payment_id}"
+    event["pathParameters"] = {"payment_id": payment_id}
+    event["queryStringParameters"] = {"refresh": "true"}
+    event["multiValueQueryStringParameters"] = {"refresh": ["true"]}
+    event["requestContext"]["authorizer"]["tenant_id"] = tenant
+    response = functions.invoke("StatusFunction", event)
+    assert response["statusCode"] == 429
+    assert json.loads(response["body"])["error"]["code"] == "rate_limited"
+
+
+def test_the_sweeper_holds_each_provider_to_its_own_age(
+    stripe_tenant: tuple[str, StripeSandbox, stripe.StripeClient],
+    functions: FunctionRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant, _sandbox, _client = stripe_tenant
+    paid = _checkout(tenant, "age-1")
+    requests.post(f"{paid['checkout_url']}/pay", allow_redirects=False, timeout=10)
+    monkeypatch.setenv("SWEEPER_PENDING_AGE_MINUTES_STRIPE", "60")  # the general one is 0
+    reset_settings()
+    report = functions.invoke("SweeperFunction", {})
+    assert (report["examined"], report["settled"]) == (0, {})
+    monkeypatch.setenv("SWEEPER_PENDING_AGE_MINUTES_STRIPE", "0")
+    reset_settings()
+    assert functions.invoke("SweeperFunction", {})["settled"] == {"succeeded": 1}

@@ -113,13 +113,29 @@ class PaymentView(_View):
     amount_refund_pending: AmountValue
     checkout_url: str | None
     expires_at: Timestamp | None
+    provider_details: dict[str, str] = Field(
+        description="What the provider reported that you may show: for M-PESA "
+        "`checkout_request_id`, `phone_masked`, `receipt_number`, `result_code`, `result_desc`"
+    )
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class RefreshView(_View):
+    outcome: Literal["settled", "still_open", "not_open", "unavailable"] = Field(
+        description="settled: the provider's answer was applied now; still_open: the provider "
+        "says it is still open; not_open: the payment was already final (nothing asked); "
+        "unavailable: the provider gave no answer (`code` says why), try again later"
+    )
+    code: str | None = None
 
 
 class PaymentDetailView(PaymentView):
     refunds: list[RefundView]
     history: list[HistoryEntryView]
+    refresh: RefreshView | None = Field(
+        default=None, description="Only with `refresh=true`: what asking the provider did"
+    )
 
 
 class PaymentPage(_View):

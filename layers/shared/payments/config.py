@@ -14,7 +14,7 @@ from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -26,12 +26,14 @@ SourceNetworks = tuple[IPv4Network | IPv6Network, ...]
 WEBHOOK_SOURCE_CIDRS_PREFIX = "WEBHOOK_SOURCE_CIDRS_"
 PROVIDER_API_BASE_PREFIX = "PROVIDER_API_BASE_"
 PROVIDER_WEBHOOK_URL_PREFIX = "PROVIDER_WEBHOOK_URL_"
+SWEEPER_PENDING_AGE_PREFIX = "SWEEPER_PENDING_AGE_MINUTES_"
 # Settings that are one variable per provider, <PREFIX><PROVIDER>, collected into a map by
 # provider name: a new provider needs its template parameter, never a settings field.
 PER_PROVIDER_VARIABLES = {
     WEBHOOK_SOURCE_CIDRS_PREFIX: "webhook_source_cidrs",
     PROVIDER_API_BASE_PREFIX: "provider_api_bases",
     PROVIDER_WEBHOOK_URL_PREFIX: "provider_webhook_urls",
+    SWEEPER_PENDING_AGE_PREFIX: "sweeper_pending_age_by_provider",
 }
 
 
@@ -82,6 +84,9 @@ class Settings(BaseSettings):
     webhook_source_cidrs: dict[str, SourceNetworks] = Field(default_factory=dict)
     # Payments still open this long after their last change are re-checked by the sweeper.
     sweeper_pending_age_minutes: int = Field(default=30, ge=0)
+    # The same for one provider (SWEEPER_PENDING_AGE_MINUTES_<NAME>), before its spec's own
+    # default (sweep_after_minutes) and the one above.
+    sweeper_pending_age_by_provider: dict[str, NonNegativeInt] = Field(default_factory=dict)
     # Page size bounds for list endpoints.
     default_page_size: int = Field(default=25, ge=1, le=100)
     max_page_size: int = Field(default=100, ge=1, le=1000)
@@ -91,6 +96,7 @@ class Settings(BaseSettings):
     rate_limit_delivery_retry: RateLimit = RateLimit(capacity=30, window_seconds=600)
     rate_limit_credential_test: RateLimit = RateLimit(capacity=10, window_seconds=600)
     rate_limit_checkout: RateLimit = RateLimit(capacity=300, window_seconds=60)
+    rate_limit_payment_refresh: RateLimit = RateLimit(capacity=600, window_seconds=60)
     # The API Gateway usage plan new tenants' usage keys join (payctl and the devstack only;
     # the stack's DefaultUsagePlanId output).
     default_usage_plan_id: str = ""
@@ -107,7 +113,12 @@ class Settings(BaseSettings):
             for provider, cidrs in value.items()
         }
 
-    @field_validator("provider_api_bases", "provider_webhook_urls", mode="before")
+    @field_validator(
+        "provider_api_bases",
+        "provider_webhook_urls",
+        "sweeper_pending_age_by_provider",
+        mode="before",
+    )
     @classmethod
     def _lower_provider_names(cls, value: Any) -> Any:
         if not isinstance(value, Mapping):
@@ -121,6 +132,15 @@ class Settings(BaseSettings):
     def provider_webhook_url(self, provider: str) -> str | None:
         """The base URL of ``provider``'s webhook function; None where it has none here."""
         return self.provider_webhook_urls.get(provider) or None
+
+    def sweeper_pending_age(self, provider: str, default: int | None) -> int:
+        """Minutes an open payment of ``provider`` waits before the sweeper asks about it:
+        the deployment's setting for it, else the provider's ``default``, else the general
+        SWEEPER_PENDING_AGE_MINUTES."""
+        configured = self.sweeper_pending_age_by_provider.get(provider)
+        if configured is not None:
+            return configured
+        return default if default is not None else self.sweeper_pending_age_minutes
 
     def webhook_source_networks(self, provider: str) -> SourceNetworks:
         """The networks ``provider``'s webhooks must come from; empty: any source."""

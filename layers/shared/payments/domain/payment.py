@@ -43,6 +43,12 @@ class Payment:
     amount_refund_pending: Amount = 0
     checkout_url: str | None = None
     expires_at: datetime | None = None
+    # What the provider told us that the merchant may see (a receipt number, a masked phone, a
+    # result code and text): names and values are the provider adapter's, shown as they are.
+    provider_details: dict[str, str] = field(default_factory=dict)
+    # For providers whose notifications are not signed: the SHA-256 of the single-purpose token
+    # their notification URL carries for this payment. Never shown.
+    webhook_token_hash: str | None = None
 
     def with_status(self, status: PaymentStatus, at: datetime, **changes: Any) -> Payment:
         """The next version of this payment in ``status``."""
@@ -71,6 +77,7 @@ class Payment:
             "amount_refund_pending": render_amount(self.amount_refund_pending),
             "checkout_url": self.checkout_url,
             "expires_at": rfc3339(self.expires_at) if self.expires_at else None,
+            "provider_details": dict(self.provider_details),
             "created_at": rfc3339(self.created_at),
             "updated_at": rfc3339(self.updated_at),
         }

@@ -16,8 +16,10 @@ from payments.providers.base import (
     CredentialTester,
     CustomerProvider,
     HostedCheckoutProvider,
+    PushPaymentProvider,
     RefundProvider,
     SweepableProvider,
+    WebhookConfirmer,
     WebhookProvider,
 )
 from payments.providers.spec import Capability, ProviderSpec
@@ -54,9 +56,11 @@ def providers_with(capability: Capability) -> list[ProviderSpec]:
 # The error code of asking a provider for what it cannot do.
 _UNSUPPORTED_CODES = {
     Capability.HOSTED_CHECKOUT: "checkout_not_supported",
+    Capability.PUSH_PAYMENT: "push_not_supported",
     Capability.REFUNDS: "refund_not_supported",
     Capability.SWEEP: "refresh_not_supported",
     Capability.WEBHOOKS: "webhooks_not_supported",
+    Capability.WEBHOOK_CONFIRMATION: "webhooks_not_supported",
     Capability.CREDENTIAL_TEST: "credential_test_not_supported",
 }
 
@@ -72,6 +76,10 @@ def _capability(name: str, capability: Capability, factory: Callable[[], T] | No
 
 def hosted_checkout(name: str) -> HostedCheckoutProvider:
     return _capability(name, Capability.HOSTED_CHECKOUT, get_spec(name).hosted_checkout)
+
+
+def push_payments(name: str) -> PushPaymentProvider:
+    return _capability(name, Capability.PUSH_PAYMENT, get_spec(name).push_payment)
 
 
 def customers(name: str) -> CustomerProvider | None:
@@ -90,6 +98,10 @@ def sweeper(name: str) -> SweepableProvider:
 
 def webhooks(name: str) -> WebhookProvider:
     return _capability(name, Capability.WEBHOOKS, get_spec(name).webhooks)
+
+
+def webhook_confirmer(name: str) -> WebhookConfirmer:
+    return _capability(name, Capability.WEBHOOK_CONFIRMATION, get_spec(name).webhook_confirmation)
 
 
 def credential_tester(name: str) -> CredentialTester:

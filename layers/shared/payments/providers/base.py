@@ -123,6 +123,12 @@ class ProviderEvent:
     # What the provider says was paid, to check against the payment before money moves.
     amount: Amount | None = None
     currency: str | None = None
+    # What the payment shows of this notification once it applies (Payment.provider_details):
+    # a receipt number, a result code and its text...
+    details: Mapping[str, str] = field(default_factory=dict)
+    # Who paid, as the provider names them (an M-PESA phone number), to check against the
+    # payment's customer before money moves. Never shown.
+    payer: str | None = None
 
     @property
     def actionable(self) -> bool:
@@ -151,6 +157,24 @@ class CheckoutRequest:
     customer: CheckoutCustomer = field(default_factory=CheckoutCustomer)
 
 
+@dataclass(frozen=True, slots=True)
+class PushRequest:
+    """Ask the customer's own device to approve a payment (an M-PESA STK prompt)."""
+
+    payment: Payment
+    phone_number: str  # normalised by the provider's spec
+    account_reference: str
+    description: str
+    callback_url: str  # this payment's own notification URL (with its token)
+
+
+@dataclass(frozen=True, slots=True)
+class PushAccepted:
+    provider_ref: str  # the provider's id of the push (M-PESA's CheckoutRequestID)
+    customer_message: str
+    details: Mapping[str, str] = field(default_factory=dict)  # for Payment.provider_details
+
+
 # One protocol per capability (see payments.providers.spec): a provider implements those it
 # has, and its spec's typed factories make mypy check each one.
 
@@ -172,6 +196,15 @@ class HostedCheckoutProvider(Protocol):
     def create_checkout_session(
         self, credentials: Credentials, request: CheckoutRequest, *, idempotency_key: str
     ) -> CheckoutSession: ...
+
+
+class PushPaymentProvider(Protocol):
+    name: str
+
+    def push_payment(self, credentials: Credentials, request: PushRequest) -> PushAccepted:
+        """Send the prompt; ProviderRejectedError when the provider refuses it, and
+        ProviderUnreachableError when it is unknown whether it was sent."""
+        ...
 
 
 class CustomerProvider(Protocol):
@@ -215,6 +248,20 @@ class WebhookProvider(Protocol):
         self, credentials: Credentials, payload: bytes, headers: Mapping[str, str]
     ) -> ProviderEvent:
         """Verify and translate; raises WebhookVerificationError."""
+        ...
+
+
+class WebhookConfirmer(Protocol):
+    """For notifications that prove nothing by themselves (unsigned): check one against the
+    payment it names and ask the provider, with the tenant's credentials, before it counts."""
+
+    name: str
+
+    def confirm_webhook(
+        self, credentials: Credentials, payment: Payment, event: ProviderEvent
+    ) -> ProviderEvent:
+        """The event to apply, as the provider confirms it; WebhookVerificationError (with the
+        reason recorded) when it does not match the payment or the provider does not agree."""
         ...
 
 

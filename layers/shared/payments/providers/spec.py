@@ -24,18 +24,23 @@ if TYPE_CHECKING:
         CredentialTester,
         CustomerProvider,
         HostedCheckoutProvider,
+        PushPaymentProvider,
         RefundProvider,
         SweepableProvider,
+        WebhookConfirmer,
         WebhookProvider,
     )
 
 
 class Capability(StrEnum):
     HOSTED_CHECKOUT = "hosted_checkout"  # a page of the provider's where the customer pays
+    PUSH_PAYMENT = "push_payment"  # a prompt on the customer's own phone (M-PESA STK)
     CUSTOMERS = "customers"  # provider-side customer records
     REFUNDS = "refunds"
     SWEEP = "sweep"  # the provider can be asked for a payment's current state
     WEBHOOKS = "webhooks"  # the provider notifies us (verified by the adapter)
+    # Its notifications are unsigned: each is confirmed with the provider before it counts.
+    WEBHOOK_CONFIRMATION = "webhook_confirmation"
     CREDENTIAL_TEST = "credential_test"  # a tenant's credentials can be tried on the provider
 
 
@@ -135,10 +140,14 @@ class ProviderSpec:
     credential_fields: tuple[CredentialField, ...]
     # Capabilities, each the adapter's factory typed as that capability's protocol.
     hosted_checkout: Callable[[], HostedCheckoutProvider] | None = None
+    push_payment: Callable[[], PushPaymentProvider] | None = None
     customers: Callable[[], CustomerProvider] | None = None
     refunds: Callable[[], RefundProvider] | None = None
     sweep: Callable[[], SweepableProvider] | None = None
     webhooks: Callable[[], WebhookProvider] | None = None
+    # Unsigned notifications: each is checked against its payment and confirmed with the
+    # provider before it counts (see payments.services.webhooks).
+    webhook_confirmation: Callable[[], WebhookConfirmer] | None = None
     credential_test: Callable[[], CredentialTester] | None = None
     units: AmountUnits = field(default_factory=SameUnits)
     limits: Limits = field(default_factory=Limits)
@@ -147,6 +156,12 @@ class ProviderSpec:
     # Hosted checkout: whether the provider needs a URL to send the customer back to.
     requires_success_url: bool = False
     webhook_reply: Callable[[WebhookAnswer], WebhookReply] = json_webhook_reply
+    # True: each payment has its own notification URL, ``/{tenant_id}/{token}``, whose token
+    # (stored hashed on the payment, Payment.webhook_token_hash) a notification must carry.
+    webhook_path_token: bool = False
+    # How long a payment stays open before the sweeper asks the provider (None: the
+    # deployment's SWEEPER_PENDING_AGE_MINUTES).
+    sweep_after_minutes: int | None = None
     # Environment name -> API base URL; the credential field that picks the environment
     # (None: there is one). A deployment may point a provider elsewhere (its sandbox) with the
     # setting PROVIDER_API_BASE_<NAME>.
@@ -159,10 +174,12 @@ class ProviderSpec:
             capability
             for capability, factory in (
                 (Capability.HOSTED_CHECKOUT, self.hosted_checkout),
+                (Capability.PUSH_PAYMENT, self.push_payment),
                 (Capability.CUSTOMERS, self.customers),
                 (Capability.REFUNDS, self.refunds),
                 (Capability.SWEEP, self.sweep),
                 (Capability.WEBHOOKS, self.webhooks),
+                (Capability.WEBHOOK_CONFIRMATION, self.webhook_confirmation),
                 (Capability.CREDENTIAL_TEST, self.credential_test),
             )
             if factory is not None

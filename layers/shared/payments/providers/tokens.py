@@ -4,8 +4,9 @@ per token lifetime, across every container.
 Some providers (Daraja) invalidate a token when a newer one is issued, so two containers that
 each fetch their own keep knocking each other's token out. :class:`TokenBroker` keeps a copy per
 container and, given a :class:`SharedTokenStore` (the payments table, through
-``payments.store.provider_tokens``; passed in by the caller, since providers do not import the
-store), coordinates containers: whoever finds no usable token takes a short lease, fetches,
+``payments.store.provider_tokens``; passed in by the caller, or installed once for the process
+with :func:`install_shared_store` by the services, since providers do not import the store),
+coordinates containers: whoever finds no usable token takes a short lease, fetches,
 publishes the token and drops the lease; the others wait for the lease and re-read. A token the
 provider refused is replaced only if it is still the stored one, so a refusal seen by many
 containers at once causes one fetch.
@@ -75,6 +76,15 @@ class SharedTokenStore(Protocol):
 # Fetches a new token: its value and lifetime in seconds.
 Fetch = Callable[[], tuple[str, float]]
 
+_installed: Callable[[], SharedTokenStore] | None = None
+
+
+def install_shared_store(factory: Callable[[], SharedTokenStore] | None) -> None:
+    """The shared store every broker made without one of its own uses (made when first
+    needed); None: each container keeps its tokens to itself."""
+    global _installed
+    _installed = factory
+
 
 class TokenBroker:
     """One container's view of the tokens: its own copy, and the shared store when given."""
@@ -89,7 +99,7 @@ class TokenBroker:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.shared = shared
+        self._shared = shared
         self._margin = refresh_margin
         self._lease_seconds = lease_seconds
         self._poll_seconds = poll_seconds
@@ -98,6 +108,12 @@ class TokenBroker:
         self._local: dict[str, AccessToken] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+
+    @property
+    def shared(self) -> SharedTokenStore | None:
+        if self._shared is None and _installed is not None:
+            self._shared = _installed()
+        return self._shared
 
     def token(self, key: str, fetch: Fetch, *, rejected: AccessToken | None = None) -> AccessToken:
         """A usable token for ``key`` other than ``rejected`` (one the provider just refused)."""

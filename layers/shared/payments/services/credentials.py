@@ -15,17 +15,24 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from payments.aws import kms
 from payments.aws.secrets import read_provider_secret, write_provider_secret
 from payments.config import get_settings
 from payments.errors import ConflictError, NotFoundError, UnprocessableError
 from payments.providers import SPECS, credential_tester, get_spec
 from payments.providers.base import Credentials, CredentialTestResult, ProviderUnavailableError
 from payments.providers.spec import Capability, ProviderSpec
+from payments.providers.tokens import install_shared_store
 from payments.services.rate_limits import CostlyOperation, enforce_rate_limit
 from payments.store import credential_status
 from payments.store.models import CredentialStatusItem
+from payments.store.provider_tokens import DynamoTokenStore
 
 logger = Logger(child=True)
+
+# Every service that calls a provider gets its credentials here first: provider access tokens
+# (Daraja's OAuth) are then shared by all containers through the table, encrypted with our key.
+install_shared_store(lambda: DynamoTokenStore(kms.encrypt, kms.decrypt))
 
 # Stored beside the fields: whether the tenant has the provider switched on.
 ENABLED = "enabled"

@@ -9,8 +9,10 @@ and acknowledged, so the provider stops retrying them.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from payments.domain.payment import Payment
 from payments.providers.base import ProviderEvent
@@ -24,7 +26,7 @@ class EventOutcome(StrEnum):
     APPLIED = "applied"  # committed (whether or not the status moved: see history)
     DUPLICATE = "duplicate"  # this provider event id was processed before
     IGNORED = "ignored"  # recorded, nothing to do (unknown type or payment)
-    REJECTED = "rejected"  # recorded, refused (amount mismatch)
+    REJECTED = "rejected"  # recorded, refused (amount mismatch, a reference of another payment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,7 @@ def apply_provider_event(
     )
     if not event.actionable:
         return _record(inbox, EventOutcome.IGNORED, "unhandled_event_type")
-    payment = _locate(tenant_id, provider, event)
+    payment = locate_payment(tenant_id, provider, event)
     if payment is None:
         return _record(inbox, EventOutcome.IGNORED, "unknown_payment")
     if event.amount is not None and (event.amount, event.currency) != (
@@ -67,7 +69,11 @@ def apply_provider_event(
         outcome = settled.outcome
     else:
         assert event.requested_status is not None  # actionable without refunds
-        changes = {"capture_ref": event.capture_ref} if event.capture_ref else None
+        changes: dict[str, Any] = {}
+        if event.capture_ref:
+            changes["capture_ref"] = event.capture_ref
+        if event.details:
+            changes["provider_details"] = {**payment.provider_details, **event.details}
         outcome = apply_transition(
             tenant_id=tenant_id,
             payment_id=payment.payment_id,
@@ -77,12 +83,14 @@ def apply_provider_event(
             changes=changes,
             current=payment,
         ).outcome
+    if outcome is CommitOutcome.REFERENCE_TAKEN:
+        return _record(inbox, EventOutcome.REJECTED, "capture_ref_taken", payment.payment_id)
     if outcome is CommitOutcome.DUPLICATE:
         return EventResult(EventOutcome.DUPLICATE, payment.payment_id)
     return EventResult(EventOutcome.APPLIED, payment.payment_id)
 
 
-def _locate(tenant_id: str, provider: str, event: ProviderEvent) -> Payment | None:
+def locate_payment(tenant_id: str, provider: str, event: ProviderEvent) -> Payment | None:
     """By our id when the provider echoes it, else by any provider reference it carries."""
     if event.payment_id:
         payment = repositories.get_payment(tenant_id, event.payment_id)
@@ -98,7 +106,13 @@ def _locate(tenant_id: str, provider: str, event: ProviderEvent) -> Payment | No
 def _record(
     inbox: InboxRecord, outcome: EventOutcome, reason: str, payment_id: str | None = None
 ) -> EventResult:
-    status = "rejected" if outcome is EventOutcome.REJECTED else "ignored"
-    if not record_inbox(replace(inbox, status=status, reason=reason)):
+    if outcome is EventOutcome.REJECTED:
+        # Under the payload's digest, not the event's id: a refused notification (one whose
+        # content may be forged) must not block the genuine one with that id from counting.
+        digest = hashlib.sha256(inbox.payload.encode()).hexdigest()
+        record = replace(inbox, event_id=f"rejected_{digest}", status="rejected", reason=reason)
+    else:
+        record = replace(inbox, status="ignored", reason=reason)
+    if not record_inbox(record):
         return EventResult(EventOutcome.DUPLICATE, payment_id, reason)
     return EventResult(outcome, payment_id, reason)

@@ -19,14 +19,16 @@ class CostlyOperation(StrEnum):
     SECRET_ROTATION = "secret_rotation"  # noqa: S105 - an operation name, not a secret
     DELIVERY_RETRY = "delivery_retry"
     CREDENTIAL_TEST = "credential_test"
-    CHECKOUT = "checkout"
+    CHECKOUT = "checkout"  # also the pushes of push payments: a payment started
+    PAYMENT_REFRESH = "payment_refresh"
 
 
 _DESCRIPTIONS = {
     CostlyOperation.SECRET_ROTATION: "callback secret rotations",
     CostlyOperation.DELIVERY_RETRY: "manual delivery retries",
     CostlyOperation.CREDENTIAL_TEST: "credential tests",
-    CostlyOperation.CHECKOUT: "checkouts",
+    CostlyOperation.CHECKOUT: "payments started",
+    CostlyOperation.PAYMENT_REFRESH: "payment refreshes from the provider",
 }
 
 

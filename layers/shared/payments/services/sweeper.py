@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 from aws_lambda_powertools import Logger
 
 from payments.config import get_settings
-from payments.providers import get_spec, sweeper
-from payments.providers.base import ProviderError
+from payments.domain.payment import Payment
+from payments.providers import get_spec, providers_with, sweeper
+from payments.providers.base import ProviderError, ProviderEvent
 from payments.providers.spec import Capability
 from payments.services.credentials import provider_credentials
-from payments.services.provider_events import apply_provider_event
+from payments.services.provider_events import EventResult, apply_provider_event
 from payments.store import repositories
 
 
@@ -41,20 +42,51 @@ class SweepReport:
     errors: int = 0
 
 
-def sweep(now: datetime | None = None) -> SweepReport:
-    cutoff = (now or datetime.now(UTC)) - timedelta(
-        minutes=get_settings().sweeper_pending_age_minutes
+def pending_age(provider: str) -> timedelta:
+    """How long an open payment of ``provider`` waits before the sweeper asks about it."""
+    minutes = get_settings().sweeper_pending_age(provider, get_spec(provider).sweep_after_minutes)
+    return timedelta(minutes=minutes)
+
+
+def settle_from_provider(payment: Payment) -> tuple[ProviderEvent, EventResult] | None:
+    """Ask the provider what became of an open payment and apply its answer through the path
+    every notification takes; None while the provider says it is still open. Raises
+    ProviderError when the provider gives no answer, CapabilityNotSupportedError when it
+    cannot be asked."""
+    provider = sweeper(payment.provider)
+    credentials = provider_credentials(payment.tenant_id, payment.provider)
+    observed = provider.check_payment(credentials, payment)
+    if observed is None:
+        return None
+    event, raw = observed
+    result = apply_provider_event(
+        tenant_id=payment.tenant_id,
+        provider=payment.provider,
+        event=event,
+        raw_payload=json.dumps(raw, sort_keys=True),
     )
+    return event, result
+
+
+def sweep(now: datetime | None = None) -> SweepReport:
+    now = now or datetime.now(UTC)
+    ages = {spec.name: pending_age(spec.name) for spec in providers_with(Capability.SWEEP)}
+    # The index is read once, from the oldest cutoff any provider has; each payment is then
+    # held to its own provider's.
+    cutoff = now - min(ages.values(), default=timedelta(0))
     report = SweepReport()
     log = _logger()
     for payment in repositories.open_payments_older_than(cutoff):
         report.examined += 1
-        if Capability.SWEEP not in get_spec(payment.provider).capabilities:
+        age = ages.get(payment.provider)
+        if age is None:
             report.still_open += 1  # only the provider's own notification can settle it
             continue
+        if payment.updated_at > now - age:
+            report.still_open += 1  # not yet due for its provider
+            continue
         try:
-            credentials = provider_credentials(payment.tenant_id, payment.provider)
-            observed = sweeper(payment.provider).check_payment(credentials, payment)
+            settled = settle_from_provider(payment)
         except ProviderError as error:
             report.errors += 1
             log.warning(
@@ -66,16 +98,10 @@ def sweep(now: datetime | None = None) -> SweepReport:
             report.errors += 1
             log.exception("sweeper failed on a payment", extra={"payment_id": payment.payment_id})
             continue
-        if observed is None:
+        if settled is None:
             report.still_open += 1
             continue
-        event, raw = observed
-        result = apply_provider_event(
-            tenant_id=payment.tenant_id,
-            provider=payment.provider,
-            event=event,
-            raw_payload=json.dumps(raw, sort_keys=True),
-        )
+        event, result = settled
         status = event.requested_status.value if event.requested_status else "none"
         report.settled[status] = report.settled.get(status, 0) + 1
         log.info(

@@ -28,6 +28,7 @@ from payments.store.state_change import (
     InboxRecord,
     StateChange,
     commit_state_change,
+    unique_ref_claim,
 )
 
 REFUND_STATUSES = frozenset({PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED})
@@ -137,8 +138,10 @@ def apply_transition(
 
     ``changes`` are other fields the transition sets when it applies (``provider_ref``,
     ``capture_ref``, ``checkout_url``...). A capture (-> ``succeeded``) posts the ledger entry in
-    the same transaction. A redelivered inbox id changes nothing (``DUPLICATE``). A lost race is
-    re-read and decided again. ``current`` saves the first read when the caller has it.
+    the same transaction. A new ``capture_ref`` is claimed for this payment alone within its
+    tenant and provider; one another payment holds is ``REFERENCE_TAKEN`` (nothing written).
+    A redelivered inbox id changes nothing (``DUPLICATE``). A lost race is re-read and decided
+    again. ``current`` saves the first read when the caller has it.
     """
     if requested in REFUND_STATUSES:
         raise ValueError("refund statuses follow from succeeded refunds (services.refunds)")
@@ -162,6 +165,8 @@ def apply_transition(
             if updated.capture_ref and updated.capture_ref != current.capture_ref:
                 # Later notifications (disputes) may only name the captured payment.
                 extra.append(ConditionalPut(provider_ref_item(updated, updated.capture_ref)))
+                # And no captured reference (a receipt number) counts for two payments.
+                extra.append(unique_ref_claim(updated, updated.capture_ref))
             events.append(payment_event(payment_event_type(requested), updated, now))
         change = StateChange(
             payment=updated,

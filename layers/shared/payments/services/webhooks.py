@@ -1,8 +1,12 @@
-"""Receiving provider webhooks on a Lambda function URL (path ``/{tenant_id}``).
+"""Receiving provider webhooks on a Lambda function URL (path ``/{tenant_id}``, or
+``/{tenant_id}/{token}`` for a provider whose spec gives each payment its own URL).
 
 Provider-agnostic: the adapter verifies and translates; everything else (size limit, tenant,
 the provider's source allow-list, recording rejected deliveries with their raw payload within
-bounds, applying) is the same for every provider.
+bounds, applying) is the same for every provider. A provider whose notifications are unsigned
+declares it in its spec, and each of them is then checked before it counts: its payment must
+exist, the path's token must be that payment's (``webhook_path_token``), and the adapter must
+confirm it with the provider (``webhook_confirmation``).
 """
 
 from __future__ import annotations
@@ -10,32 +14,58 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import ipaddress
 import re
+import secrets
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from payments.config import get_settings
-from payments.providers import get_spec, webhooks
+from payments.providers import get_spec, webhook_confirmer, webhooks
 from payments.providers.base import (
     Credentials,
+    ProviderError,
+    ProviderEvent,
     ProviderUnavailableError,
     WebhookVerificationError,
 )
 from payments.providers.spec import ProviderSpec, WebhookAnswer
 from payments.services.credentials import provider_credentials
-from payments.services.provider_events import EventOutcome, apply_provider_event
+from payments.services.provider_events import (
+    EventOutcome,
+    apply_provider_event,
+    locate_payment,
+)
 from payments.store import rate_limits
 from payments.store.state_change import InboxRecord, record_inbox
 
 logger = Logger(child=True)
 
 MAX_BODY_BYTES = 256 * 1024
-_TENANT_PATH = re.compile(r"^/(ten_[A-Za-z0-9]{1,64})/?$")
+_TENANT_PATH = re.compile(r"^/(ten_[A-Za-z0-9]{1,64})(?:/([A-Za-z0-9_-]{32,128}))?/?$")
 # The fixed-window counter (store/rate_limits.py) that bounds stored rejections per tenant.
 REJECTION_STORAGE_OPERATION = "webhook_rejection_storage"
 REJECTION_STORAGE_WINDOW_SECONDS = 3600
+
+
+def new_webhook_token() -> tuple[str, str]:
+    """A single-purpose token for one payment's notification URL, and the digest to store
+    (Payment.webhook_token_hash): 256 random bits, so it cannot be guessed."""
+    token = secrets.token_urlsafe(32)
+    return token, webhook_token_digest(token)
+
+
+def webhook_token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def payment_webhook_url(provider: str, tenant_id: str, token: str) -> str | None:
+    """The notification URL of one payment (``webhook_path_token`` providers); None when this
+    deployment does not say where the provider's webhook function is."""
+    base = get_settings().provider_webhook_url(provider)
+    return f"{base.rstrip('/')}/{tenant_id}/{token}" if base else None
 
 
 def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +78,9 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
     match = _TENANT_PATH.match(str(event.get("rawPath", "")))
     if match is None:
         return _answer(spec, 404, "unknown_endpoint")
-    tenant_id = match.group(1)
+    tenant_id, path_token = match.group(1), match.group(2)
+    if (path_token is not None) != spec.webhook_path_token:
+        return _answer(spec, 404, "unknown_endpoint")
     try:
         body = _raw_body(event)
     except ValueError:
@@ -77,6 +109,15 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
         _record_rejection(provider, tenant_id, body, error.reason)
         logger.warning("webhook rejected", extra={"provider": provider, "reason": error.reason})
         return _answer(spec, 400, "signature_verification_failed")
+    if spec.webhook_path_token or spec.webhook_confirmation is not None:
+        try:
+            translated = _confirmed(spec, tenant_id, credentials, translated, path_token)
+        except WebhookVerificationError as error:
+            _record_rejection(provider, tenant_id, body, error.reason)
+            logger.warning(
+                "webhook not confirmed", extra={"provider": provider, "reason": error.reason}
+            )
+            return _answer(spec, 400, "not_confirmed")
     result = apply_provider_event(
         tenant_id=tenant_id,
         provider=provider,
@@ -94,6 +135,35 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
         },
     )
     return _answer(spec, 200, "received", outcome=result.outcome)
+
+
+def _confirmed(
+    spec: ProviderSpec,
+    tenant_id: str,
+    credentials: Credentials,
+    event: ProviderEvent,
+    path_token: str | None,
+) -> ProviderEvent:
+    """The event of an unsigned notification once it has passed every check, in order: its
+    payment exists, the URL's token is that payment's, and the provider confirms it."""
+    payment = locate_payment(tenant_id, spec.name, event)
+    if payment is None:
+        raise WebhookVerificationError("unknown_payment")
+    if spec.webhook_path_token:
+        expected = payment.webhook_token_hash
+        if (
+            expected is None
+            or path_token is None
+            or not hmac.compare_digest(expected, webhook_token_digest(path_token))
+        ):
+            raise WebhookVerificationError("token_mismatch")
+    if spec.webhook_confirmation is None:
+        return event
+    try:
+        return webhook_confirmer(spec.name).confirm_webhook(credentials, payment, event)
+    except ProviderError as error:
+        # No answer to confirm with: nothing moves now; the sweeper asks again later.
+        raise WebhookVerificationError(f"not_confirmed: {error.code}") from None
 
 
 def _raw_body(event: dict[str, Any]) -> bytes:
@@ -171,11 +241,12 @@ def _record_rejection(provider: str, tenant_id: str, body: bytes, reason: str) -
 # signature failed (that detail is in our log and the recorded rejection, not for a forger).
 _REFUSALS = {
     "method_not_allowed": "webhooks are delivered with POST",
-    "unknown_endpoint": "the path must be /<tenant_id>",
+    "unknown_endpoint": "the path is not a webhook endpoint of this provider",
     "malformed_body": "the body is not valid base64",
     "payload_too_large": f"the body is larger than {MAX_BODY_BYTES} bytes",
     "source_not_allowed": "deliveries are not accepted from this address",
     "signature_verification_failed": "the signature could not be verified",
+    "not_confirmed": "the notification could not be confirmed",
 }
 
 

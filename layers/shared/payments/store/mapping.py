@@ -14,6 +14,7 @@ from payments.store.models import (
     PaymentItem,
     PaymentRefItem,
     RefundItem,
+    UniqueRefItem,
     utc_key_time,
 )
 
@@ -71,6 +72,8 @@ def payment_to_item(payment: Payment) -> PaymentItem:
         amount_refund_pending=Decimal(payment.amount_refund_pending),
         checkout_url=payment.checkout_url,
         expires_at=payment.expires_at,
+        provider_details=dict(payment.provider_details) or None,
+        webhook_token_hash=payment.webhook_token_hash,
         created_at=payment.created_at,
         updated_at=payment.updated_at,
         gsi1pk=payable_partition(payment.tenant_id, payment.payable_type, payment.payable_id),
@@ -117,6 +120,10 @@ def item_to_payment(item: PaymentItem) -> Payment:
         ),
         checkout_url=item.checkout_url,
         expires_at=item.expires_at,
+        provider_details={str(k): str(v) for k, v in item.provider_details.as_dict().items()}
+        if item.provider_details
+        else {},
+        webhook_token_hash=item.webhook_token_hash,
         created_at=item.created_at,
         updated_at=item.updated_at,
     )
@@ -135,6 +142,14 @@ def provider_ref_item(payment: Payment, provider_ref: str) -> PaymentRefItem:
         provider_ref=provider_ref,
         gsi2pk=provider_ref_partition(payment.provider, provider_ref),
         gsi2sk=sk,
+    )
+
+
+def unique_ref_item(payment: Payment, provider_ref: str) -> UniqueRefItem:
+    """The claim of ``provider_ref`` for ``payment`` within its tenant and provider."""
+    pk, sk = UniqueRefItem.key(payment.tenant_id, payment.provider, provider_ref)
+    return UniqueRefItem(
+        pk, sk, item_type="unique_ref", payment_id=payment.payment_id, tenant_id=payment.tenant_id
     )
 
 

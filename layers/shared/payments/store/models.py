@@ -151,6 +151,19 @@ class ProviderTokenItem(PaymentsTableModel):
         return f"PROVIDERTOKEN#{cache_key}", "PROVIDERTOKEN"
 
 
+class ClaimItem(PaymentsTableModel):
+    """Something one payment holds for a while (a customer's phone while its prompt is open,
+    store/claims.py); expired claims are free to take and leave through the table's TTL."""
+
+    holder = UnicodeAttribute()
+    held_until = NumberAttribute()  # epoch seconds
+    ttl = TTLAttribute(null=True)
+
+    @staticmethod
+    def key(claim: str) -> tuple[str, str]:
+        return f"CLAIM#{claim}", "CLAIM"
+
+
 # --- payments ------------------------------------------------------------------------------
 
 
@@ -207,6 +220,8 @@ class PaymentItem(PaymentsTableModel):
     amount_refund_pending = AmountAttribute(null=True)
     checkout_url = UnicodeAttribute(null=True)
     expires_at = UTCDateTimeAttribute(null=True)
+    provider_details = MapAttribute[str, Any](null=True)
+    webhook_token_hash = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     gsi1pk = UnicodeAttribute(null=True)
@@ -259,6 +274,19 @@ class PaymentRefItem(PaymentsTableModel):
     @staticmethod
     def key(payment_id: str, provider: str, provider_ref: str) -> tuple[str, str]:
         return f"PAYMENT#{payment_id}", f"REF#{provider}#{provider_ref}"
+
+
+class UniqueRefItem(PaymentsTableModel):
+    """Claims a provider reference for one payment of a tenant (a captured payment's id at the
+    provider, e.g. an M-PESA receipt number): written only if absent, so no reference counts
+    for two payments."""
+
+    payment_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, provider: str, provider_ref: str) -> tuple[str, str]:
+        return f"UNIQUEREF#{tenant_id}#{provider}#{provider_ref}", "UNIQUEREF"
 
 
 class RefundItem(PaymentsTableModel):

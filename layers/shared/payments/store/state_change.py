@@ -10,7 +10,8 @@ One call writes, all or nothing:
 3. a history entry (every requested transition, applied or not),
 4. the journal entries and the balance of every account they touch,
 5. the outbox item(s) carrying the event(s) to the bus,
-6. any extra item of the same change (a refund record, say).
+6. any extra item of the same change (a refund record, the claim of a unique provider
+   reference, say).
 
 A lost race (someone changed the payment first) writes nothing and answers ``CONFLICT``; the
 caller re-reads and decides again.
@@ -40,7 +41,7 @@ from payments.domain.refunds import Refund
 from payments.domain.states import PaymentStatus
 from payments.errors import BusyError
 from payments.money import Amount
-from payments.store.mapping import payment_to_item, refund_to_item
+from payments.store.mapping import payment_to_item, refund_to_item, unique_ref_item
 from payments.store.models import (
     AccountBalanceItem,
     InboxItem,
@@ -50,6 +51,7 @@ from payments.store.models import (
     PaymentHistoryItem,
     PaymentItem,
     RefundItem,
+    UniqueRefItem,
     utc_key_time,
 )
 
@@ -64,6 +66,9 @@ class CommitOutcome(StrEnum):
     COMMITTED = "committed"
     DUPLICATE = "duplicate"  # the inbox record already existed: nothing written
     CONFLICT = "conflict"  # the payment changed under us: nothing written
+    # A provider reference the change claims (ConditionalPut.unique) belongs to another
+    # payment already: nothing written, and deciding again cannot help.
+    REFERENCE_TAKEN = "reference_taken"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,9 @@ class StateChange:
 class ConditionalPut:
     item: Model
     condition: Condition | None = None
+    # True: the item claims something for this payment alone (a unique provider reference);
+    # its failed condition is REFERENCE_TAKEN, not a race.
+    unique: bool = False
 
 
 def commit_state_change(change: StateChange) -> CommitOutcome:
@@ -154,12 +162,13 @@ def _stage(tx: TransactWrite, change: StateChange) -> list[str]:
     _add_events(tx, change, puts)
     for extra in change.extra_items:
         tx.save(extra.item, condition=extra.condition)
-        puts.append("extra")
+        puts.append("unique" if extra.unique else "extra")
     return checks + puts + updates
 
 
 def _classify(error: TransactWriteError, roles: list[str]) -> CommitOutcome | None:
-    """DUPLICATE / CONFLICT for failed conditions; None when the write should be retried."""
+    """DUPLICATE / CONFLICT / REFERENCE_TAKEN for failed conditions; None when the write
+    should be retried."""
     if error.cause_response_code != "TransactionCanceledException":
         raise error
     failed = {
@@ -171,6 +180,8 @@ def _classify(error: TransactWriteError, roles: list[str]) -> CommitOutcome | No
         return CommitOutcome.DUPLICATE
     if failed & {"payment", "extra"}:
         return CommitOutcome.CONFLICT
+    if "unique" in failed:
+        return CommitOutcome.REFERENCE_TAKEN
     if failed:
         # A history, journal or outbox item already existed under a fresh id: a bug, not a
         # race. Nothing was written; let it surface.
@@ -218,6 +229,13 @@ def refund_write(refund: Refund, *, expected_version: int | None) -> Conditional
         else RefundItem.version == expected_version
     )
     return ConditionalPut(refund_to_item(refund), condition)
+
+
+def unique_ref_claim(payment: Payment, provider_ref: str) -> ConditionalPut:
+    """The claim of ``provider_ref`` for ``payment`` alone (within its tenant and provider)."""
+    return ConditionalPut(
+        unique_ref_item(payment, provider_ref), UniqueRefItem.pk.does_not_exist(), unique=True
+    )
 
 
 def record_inbox(record: InboxRecord) -> bool:
