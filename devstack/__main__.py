@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+from devstack.sandboxes.registry import SANDBOXES
 from devstack.stack import DevStack, DevStackInfo, PortInUseError
 
 DEFAULT_STATE_FILE = Path(".devstack/state.json")
@@ -19,14 +20,22 @@ DEFAULT_PORTS = {
     "webhooks": 3001,
     "pages": 3002,
     "aws": 5000,
-    "stripe": 12111,
-    "omnisend": 12112,
     "bookings": 8080,
+    **{entry.name: entry.default_port for entry in SANDBOXES},
 }
+
+
+def _sandbox_lines(info: DevStackInfo) -> str:
+    return "\n".join(
+        f"  {entry.name.capitalize() + ' sandbox':<16} {info.sandbox_urls[entry.name]}  "
+        f"({entry.description})"
+        for entry in SANDBOXES
+    )
 
 
 def _usage(info: DevStackInfo, payctl: str) -> str:
     pages = info.return_pages_url
+    daraja = info.sandbox_urls["daraja"]
     return f"""
 Payments devstack is up (moto as AWS, real handlers behind a local API Gateway).
 
@@ -34,11 +43,11 @@ Payments devstack is up (moto as AWS, real handlers behind a local API Gateway).
   API reference    {info.api_base_url}/v1/docs  (Swagger UI; the contract: /v1/openapi.json)
   Function URLs    {info.function_urls_base}/<FunctionLogicalId>/...
   Embedded AWS     {info.aws_endpoint}
-  Stripe sandbox   {info.stripe_sandbox_url}  (webhooks go to WebhookStripeFunction)
-  Omnisend sandbox {info.omnisend_sandbox_url}  (e-mails: GET /_sandbox/events)
+{_sandbox_lines(info)}
   Bookings app     {info.bookings_app_url}  (reference consumer, receives our callbacks)
   Shop pages       {pages}  (/thanks and /cancelled: success_url, cancel_url)
-  Demo tenant      {info.tenant_name} ({info.tenant_id}), Stripe sandbox account connected
+  Demo tenant      {info.tenant_name} ({info.tenant_id}), Stripe sandbox account connected,
+                   M-PESA: its own Daraja sandbox app, PayBill {info.demo_mpesa_shortcode}
   Demo payment     {info.demo_payment_id}
 
 The demo tenant's API key (id {info.api_key_id}) is printed this once, on the next line.
@@ -65,7 +74,19 @@ Or book through the reference app (it calls /v1/checkout): open the answer's che
 press Pay; the booking's page shows CONFIRMED as soon as our callback has reached the app:
   curl -s -X POST -H "Content-Type: application/json" {info.bookings_app_url}/bookings \\
        -d '{{"service":"Haircut","amount":2500,"currency":"USD","customer_email":"a@b.co"}}'
-Then refund part of a payment:
+Take an M-PESA payment (STK push; KES in cents, whole shillings: 5000 is KES 50):
+  curl -s -X POST -H "Authorization: Bearer $KEY" \\
+       -H "Idempotency-Key: stk-$(date +%s)" -H "Content-Type: application/json" \\
+       -d '{{"payable_type":"hotspot_plan","payable_id":"plan_1h","amount":5000,
+            "phone_number":"0708374149","account_reference":"WIFI-1H",
+            "transaction_desc":"Wi-Fi 1 hour"}}' \\
+       $BASE/v1/mpesa/stk-push
+The customer's phone is the Daraja sandbox's phone page of the answer's checkout_request_id:
+open {daraja}/_sandbox/phone/<checkout_request_id> and choose Pay (or Cancel, Wrong PIN,
+Insufficient funds, No answer). The callback reaches WebhookMpesaFunction, is confirmed with
+an STK query, and then:
+  curl -s -H "Authorization: Bearer $KEY" "$BASE/v1/payments/<payment_id>?refresh=true"
+Then refund part of a (Stripe) payment:
   curl -s -X POST -H "Authorization: Bearer $KEY" \\
        -H "Idempotency-Key: refund-$(date +%s)" -H "Content-Type: application/json" \\
        -d '{{"amount":1500}}' $BASE/v1/payments/<payment_id>/refunds
@@ -114,10 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         aws_port=args.aws_port,
         api_port=args.api_port,
         webhooks_port=args.webhooks_port,
-        stripe_port=args.stripe_port,
-        omnisend_port=args.omnisend_port,
         bookings_port=args.bookings_port,
         pages_port=args.pages_port,
+        sandbox_ports={entry.name: getattr(args, f"{entry.name}_port") for entry in SANDBOXES},
         schedule_interval=args.schedule_interval,
         parameters={"SweeperPendingAgeMinutes": args.sweeper_age_minutes}
         if args.sweeper_age_minutes is not None

@@ -19,7 +19,10 @@ from devstack.moto_support import serialize_dynamodb
 from devstack.pages import ReturnPages
 from devstack.provision import provision, usage_plan_environment
 from devstack.relays import Relays
+from devstack.sandboxes.daraja import DarajaSandbox
+from devstack.sandboxes.kit import Sandbox
 from devstack.sandboxes.omnisend import OmnisendSandbox
+from devstack.sandboxes.registry import SANDBOXES
 from devstack.sandboxes.stripe import StripeSandbox
 from devstack.template import LocalStack, load_template
 from examples.bookings.app import CALLBACK_EVENT_TYPES, BookingsApp
@@ -34,8 +37,8 @@ class DevStackInfo:
     aws_endpoint: str
     api_base_url: str
     function_urls_base: str
-    stripe_sandbox_url: str
-    omnisend_sandbox_url: str
+    # Each provider sandbox's base URL by its name in devstack/sandboxes/registry.py.
+    sandbox_urls: dict[str, str]
     bookings_app_url: str
     # The shop's "thanks" / "cancelled" pages for checkouts started by hand (devstack/pages.py).
     return_pages_url: str
@@ -46,6 +49,8 @@ class DevStackInfo:
     api_key_id: str
     api_key: str
     demo_payment_id: str
+    # The demo tenant's Daraja sandbox app (its M-PESA credentials were set through the API).
+    demo_mpesa_shortcode: str
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -74,10 +79,9 @@ class DevStack:
         aws_port: int = 0,
         api_port: int = 0,
         webhooks_port: int = 0,
-        stripe_port: int = 0,
-        omnisend_port: int = 0,
         bookings_port: int = 0,
         pages_port: int = 0,
+        sandbox_ports: dict[str, int] | None = None,
         schedule_interval: float | None = None,
         parameters: dict[str, str] | None = None,
     ) -> None:
@@ -86,17 +90,16 @@ class DevStack:
             "aws": aws_port,
             "api": api_port,
             "webhooks": webhooks_port,
-            "stripe": stripe_port,
-            "omnisend": omnisend_port,
             "bookings": bookings_port,
             "pages": pages_port,
         }
+        for entry in SANDBOXES:
+            self.ports[entry.name] = (sandbox_ports or {}).get(entry.name, 0)
         self.schedule_interval = schedule_interval
         self.parameters = dict(parameters or {})
         self._moto: ThreadedMotoServer | None = None
         self._servers: list[LocalServer] = []
-        self.stripe: StripeSandbox | None = None
-        self.omnisend: OmnisendSandbox | None = None
+        self.sandboxes: dict[str, Sandbox] = {}
         self.bookings: BookingsApp | None = None
         self.relays: Relays | None = None
         self.info: DevStackInfo | None = None
@@ -111,8 +114,8 @@ class DevStack:
         moto_host, moto_port = self._moto.get_host_and_port()
         endpoint = f"http://{moto_host}:{moto_port}"
         os.environ.update(aws_environment(endpoint))
-        self.stripe = StripeSandbox(self.host, self.ports["stripe"]).start()
-        self.omnisend = OmnisendSandbox(self.host, self.ports["omnisend"]).start()
+        for entry in SANDBOXES:
+            self.sandboxes[entry.name] = entry.make(self.host, self.ports[entry.name]).start()
 
         # The template's own parameters point the providers' clients at the sandboxes.
         stack = provision(
@@ -120,8 +123,10 @@ class DevStack:
                 load_template(),
                 region=REGION,
                 parameters={
-                    "StripeApiBase": self.stripe.base_url,
-                    "OmnisendApiBase": self.omnisend.base_url,
+                    **{
+                        entry.api_base_parameter: self.sandboxes[entry.name].base_url
+                        for entry in SANDBOXES
+                    },
                     "AllowLocalCallbackUrls": "true",
                     **self.parameters,
                 },
@@ -158,6 +163,7 @@ class DevStack:
         ).start()
         base_url = f"{api_url}/{gateway.stage}"
         demo = _seed_demo(self.stripe, f"{function_urls}/WebhookStripeFunction", self.omnisend)
+        demo["demo_mpesa_shortcode"] = connect_mpesa(base_url, demo["api_key"], self.daraja)
         self.bookings = _start_bookings(
             self.host, self.ports["bookings"], base_url, demo["api_key"], demo["tenant_id"]
         )
@@ -165,8 +171,7 @@ class DevStack:
             aws_endpoint=endpoint,
             api_base_url=base_url,
             function_urls_base=function_urls,
-            stripe_sandbox_url=self.stripe.base_url,
-            omnisend_sandbox_url=self.omnisend.base_url,
+            sandbox_urls={name: sandbox.base_url for name, sandbox in self.sandboxes.items()},
             bookings_app_url=self.bookings.base_url,
             return_pages_url=pages_url,
             region=REGION,
@@ -182,12 +187,60 @@ class DevStack:
             self.bookings.stop()
         for server in self._servers:
             server.stop()
-        if self.omnisend is not None:
-            self.omnisend.stop()
-        if self.stripe is not None:
-            self.stripe.stop()
+        for sandbox in reversed(list(self.sandboxes.values())):
+            sandbox.stop()
         if self._moto is not None:
             self._moto.stop()
+
+    # Typed access to the sandboxes the devstack itself seeds.
+    @property
+    def stripe(self) -> StripeSandbox:
+        sandbox = self.sandboxes["stripe"]
+        assert isinstance(sandbox, StripeSandbox)
+        return sandbox
+
+    @property
+    def omnisend(self) -> OmnisendSandbox:
+        sandbox = self.sandboxes["omnisend"]
+        assert isinstance(sandbox, OmnisendSandbox)
+        return sandbox
+
+    @property
+    def daraja(self) -> DarajaSandbox:
+        sandbox = self.sandboxes["daraja"]
+        assert isinstance(sandbox, DarajaSandbox)
+        return sandbox
+
+
+# Daraja's public test PayBill: the demo tenant's own Daraja (sandbox) app has it.
+DEMO_MPESA_SHORTCODE = "174379"
+
+
+def connect_mpesa(api_base: str, api_key: str, sandbox: DarajaSandbox) -> str:
+    """Give the demo tenant a Daraja (sandbox) app and set its credentials the way a tenant
+    does, through ``PUT /v1/providers/mpesa/credentials`` with its own API key, then test them.
+    Returns the shortcode."""
+    import requests
+
+    app = sandbox.create_app(shortcode=DEMO_MPESA_SHORTCODE)
+    headers = {"Authorization": f"Bearer {api_key}", "Idempotency-Key": "devstack-mpesa-setup"}
+    values = {
+        "consumer_key": app.consumer_key,
+        "consumer_secret": app.consumer_secret,
+        "shortcode": app.shortcode,
+        "passkey": app.passkey,
+        "transaction_type": "paybill",
+        "party_b": app.shortcode,
+        "environment": "sandbox",
+    }
+    url = f"{api_base}/v1/providers/mpesa/credentials"
+    stored = requests.put(url, json={"values": values}, headers=headers, timeout=30)
+    stored.raise_for_status()
+    tested = requests.post(f"{url}/test", headers=headers, timeout=30)
+    tested.raise_for_status()
+    if not tested.json().get("verified"):
+        raise RuntimeError(f"the demo tenant's Daraja credentials did not verify: {tested.text}")
+    return app.shortcode
 
 
 def connect_stripe(tenant_id: str, sandbox: StripeSandbox, webhook_base: str) -> str:

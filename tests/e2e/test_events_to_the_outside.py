@@ -40,7 +40,9 @@ def _book(devstack: RunningDevStack, amount: int = 2500) -> dict[str, Any]:
 
 
 def _receipts(devstack: RunningDevStack, payment_id: str) -> list[dict[str, Any]]:
-    events = requests.get(f"{devstack.info['omnisend_sandbox_url']}/_sandbox/events", timeout=10)
+    events = requests.get(
+        f"{devstack.info['sandbox_urls']['omnisend']}/_sandbox/events", timeout=10
+    )
     return [
         event
         for event in events.json()["data"]
@@ -102,7 +104,7 @@ def test_a_failing_merchant_endpoint_gets_the_event_later_and_once(
 def test_the_sweeper_settles_a_payment_whose_webhooks_were_lost(
     devstack: RunningDevStack,
 ) -> None:
-    sandbox = devstack.info["stripe_sandbox_url"]
+    sandbox = devstack.info["sandbox_urls"]["stripe"]
     headers = {
         "Authorization": f"Bearer {devstack.info['api_key']}",
         "Idempotency-Key": f"lost-{uuid.uuid4().hex}",

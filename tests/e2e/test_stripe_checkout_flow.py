@@ -130,7 +130,7 @@ def test_checkout_pay_refund_partially_then_fully(
 def test_chaotic_webhooks_and_dashboard_refunds_still_settle_exactly_once(
     devstack: RunningDevStack, devstack_aws: None
 ) -> None:
-    sandbox = devstack.info["stripe_sandbox_url"]
+    sandbox = devstack.info["sandbox_urls"]["stripe"]
     chaos = {"duplicate_deliveries": 2, "shuffle": True}
     assert requests.post(f"{sandbox}/_sandbox/chaos", json=chaos, timeout=10).status_code == 200
     try:
@@ -174,7 +174,7 @@ def _charge_of(devstack: RunningDevStack, payment_id: str) -> str:
     credentials = provider_credentials(devstack.info["tenant_id"], "stripe")
     client = stripe.StripeClient(
         credentials.require("secret_key"),
-        base_addresses={"api": devstack.info["stripe_sandbox_url"]},
+        base_addresses={"api": devstack.info["sandbox_urls"]["stripe"]},
     )
     payment = _status(devstack, payment_id)
     session = client.v1.checkout.sessions.retrieve(payment["provider_reference"])

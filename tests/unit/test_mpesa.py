@@ -163,7 +163,17 @@ def test_daraja_errors_map_to_ours(
 def test_the_spec_declares_mpesa() -> None:
     assert get_spec("mpesa") is SPEC
     assert SPECS["mpesa"].display_name == "M-PESA"
-    assert SPEC.capabilities == {Capability.CREDENTIAL_TEST}
+    assert SPEC.capabilities == {
+        Capability.PUSH_PAYMENT,
+        Capability.SWEEP,
+        Capability.WEBHOOKS,
+        Capability.WEBHOOK_CONFIRMATION,
+        Capability.CREDENTIAL_TEST,
+    }
+    # No Reversal API yet: refunds are a clear 409.
+    assert Capability.REFUNDS not in SPEC.capabilities
+    assert SPEC.webhook_path_token
+    assert SPEC.sweep_after_minutes == 3
     assert SPEC.refund_reasons == frozenset()
     assert isinstance(credential_tester("mpesa"), MpesaProvider)
     assert SPEC.environment_field == "environment"
@@ -306,3 +316,104 @@ def test_a_failed_fetch_releases_the_lease() -> None:
         broker.token("k", failing)
     assert store.lease_holder is None
     assert broker.token("k", lambda: ("t", 3599)).value == "t"
+
+
+# --- callbacks -----------------------------------------------------------------------------
+
+SUCCESS_CALLBACK = {
+    "Body": {
+        "stkCallback": {
+            "MerchantRequestID": "29115-34620561-1",
+            "CheckoutRequestID": "ws_CO_191220191020363925",
+            "ResultCode": 0,
+            "ResultDesc": "The service request is processed successfully.",
+            "CallbackMetadata": {
+                "Item": [
+                    {"Name": "Balance"},
+                    {"Name": "PhoneNumber", "Value": 254708374149},
+                    {"Name": "MpesaReceiptNumber", "Value": "NLJ7RT61SV"},
+                    {"Name": "TransactionDate", "Value": 20191219102115},
+                    {"Name": "Amount", "Value": 1.0},
+                ]
+            },
+        }
+    }
+}
+
+
+def test_a_success_callback_becomes_one_event_per_request_and_result() -> None:
+    from payments.domain.states import PaymentStatus
+    from payments.providers.base import Credentials
+
+    event = MpesaProvider().verify_webhook(
+        Credentials({}), json.dumps(SUCCESS_CALLBACK).encode(), {}
+    )
+    assert event.event_id == "ws_CO_191220191020363925:0"
+    assert event.provider_refs == ("ws_CO_191220191020363925",)
+    assert event.requested_status is PaymentStatus.SUCCEEDED
+    # Items by name, not position; 1.0 shilling read exactly, as 100 cents.
+    assert (event.amount, event.currency) == (100, "KES")
+    assert isinstance(event.amount, int)
+    assert event.capture_ref == "NLJ7RT61SV"
+    assert event.payer == "254708374149"
+    assert event.details["receipt_number"] == "NLJ7RT61SV"
+    assert event.details["result_code"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        (1032, "canceled"),
+        (1037, "expired"),
+        (1019, "expired"),
+        (1, "failed"),
+        (2001, "failed"),
+        (17, "failed"),
+    ],
+)
+def test_result_codes_map_to_states(code: int, status: str) -> None:
+    from payments.providers.mpesa import status_for
+
+    assert status_for(code).value == status
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"Body": {}}',
+        b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": "zero"}}}',
+        b'{"Body": {"stkCallback": {"CheckoutRequestID": "../../x", "ResultCode": 0}}}',
+        b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": true}}}',
+        # Success without the money's metadata, or with a fractional amount.
+        b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0}}}',
+        json.dumps(
+            {
+                "Body": {
+                    "stkCallback": {
+                        **SUCCESS_CALLBACK["Body"]["stkCallback"],
+                        "CallbackMetadata": {
+                            "Item": [
+                                {"Name": "Amount", "Value": 1.5},
+                                {"Name": "MpesaReceiptNumber", "Value": "NLJ7RT61SV"},
+                            ]
+                        },
+                    }
+                }
+            }
+        ).encode(),
+    ],
+)
+def test_malformed_callbacks_are_refused_as_unverified(body: bytes) -> None:
+    from payments.providers.base import Credentials, WebhookVerificationError
+
+    with pytest.raises(WebhookVerificationError) as refused:
+        MpesaProvider().verify_webhook(Credentials({}), body, {})
+    assert refused.value.reason.startswith("malformed_callback")
+
+
+def test_phones_are_masked_for_display() -> None:
+    from payments.providers.mpesa_spec import mask_phone
+
+    assert mask_phone("254708374149") == "2547******49"

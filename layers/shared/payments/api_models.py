@@ -152,6 +152,18 @@ class CheckoutView(_View):
     expires_at: Timestamp | None
 
 
+class StkPushView(_View):
+    payment_id: str
+    status: PaymentStatus
+    checkout_request_id: str | None = Field(
+        description="Daraja's CheckoutRequestID (ws_CO_...); also "
+        "`GET /v1/payments?provider_reference=`"
+    )
+    customer_message: str = Field(
+        description="Daraja's text for the customer (empty on a replayed answer)"
+    )
+
+
 # --- callbacks -----------------------------------------------------------------------------
 
 

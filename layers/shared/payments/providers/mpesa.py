@@ -18,22 +18,36 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
+from payments.domain.payment import Payment
+from payments.domain.states import PaymentStatus
 from payments.providers.base import (
     Credentials,
     CredentialTestResult,
+    ProviderEvent,
     ProviderRejectedError,
     ProviderUnavailableError,
     ProviderUnreachableError,
+    PushAccepted,
+    PushRequest,
+    WebhookVerificationError,
 )
-from payments.providers.mpesa_spec import CURRENCY, NAME, SPEC, normalise_phone
+from payments.providers.mpesa_spec import (
+    CURRENCY,
+    NAME,
+    SPEC,
+    mask_phone,
+    normalise_phone,
+)
 from payments.providers.tokens import AccessToken, SharedTokenStore, TokenBroker
 
 # Daraja's timestamps are Nairobi time; East Africa Time is UTC+3 with no daylight saving.
@@ -54,6 +68,17 @@ _CREDENTIAL_MESSAGES = ("credential", "merchant does not exist", "invalid shortc
 
 # A CheckoutRequestID no push has: querying it tells good credentials from bad ones.
 MADE_UP_CHECKOUT_REQUEST_ID = "ws_CO_01011970000000000000000"
+
+# What a final ResultCode makes of the payment; any other code is a failure, kept with its text.
+RESULT_STATUSES = {
+    0: PaymentStatus.SUCCEEDED,
+    1032: PaymentStatus.CANCELED,  # the customer cancelled the prompt
+    1037: PaymentStatus.EXPIRED,  # the phone could not be reached / no answer in time
+    1019: PaymentStatus.EXPIRED,  # the transaction expired
+}
+CALLBACK_EVENT = "stk_callback"
+QUERY_EVENT = "stk_query"
+MAX_CALLBACK_BYTES = 64 * 1024
 
 TIMEOUT_SECONDS = 8.0
 BUDGET_SECONDS = 12.0  # for one call, retries included; below the API's 29 s
@@ -93,6 +118,87 @@ class _App:
         """The credential set's cache key: a digest, so the secret is not a table key."""
         material = "\n".join((NAME, self.base_url, self.consumer_key, self.consumer_secret))
         return hashlib.sha256(material.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StkCallback:
+    """A Daraja STK callback, as read (nothing in it is proven: Daraja does not sign it)."""
+
+    checkout_request_id: str
+    merchant_request_id: str
+    result_code: int
+    result_desc: str
+    amount: int | None = None  # whole shillings, success only
+    receipt_number: str | None = None
+    phone_number: str | None = None
+
+
+def status_for(result_code: int) -> PaymentStatus:
+    return RESULT_STATUSES.get(result_code, PaymentStatus.FAILED)
+
+
+def parse_callback(payload: bytes) -> StkCallback:
+    """Daraja's callback body, checked for shape; WebhookVerificationError when it is not one.
+    Numbers are read as decimals (``"Amount": 1.0``), never floats; metadata items by name."""
+    try:
+        document = json.loads(payload, parse_float=Decimal)
+        callback = document["Body"]["stkCallback"]
+        checkout_request_id = callback["CheckoutRequestID"]
+        result_code = callback["ResultCode"]
+    except (ValueError, KeyError, TypeError):
+        raise WebhookVerificationError("malformed_callback: not a Daraja STK callback") from None
+    if (
+        not isinstance(checkout_request_id, str)
+        or not _CHECKOUT_REQUEST_ID.fullmatch(checkout_request_id)
+        or isinstance(result_code, bool)
+        or not isinstance(result_code, int | str)
+        or not str(result_code).isdigit()
+    ):
+        raise WebhookVerificationError("malformed_callback: bad CheckoutRequestID or ResultCode")
+    code = int(result_code)
+    items: dict[str, Any] = {}
+    metadata = callback.get("CallbackMetadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("Item"), list):
+        for entry in metadata["Item"]:
+            if isinstance(entry, dict) and isinstance(entry.get("Name"), str):
+                items[entry["Name"]] = entry.get("Value")
+    amount = _whole_number(items.get("Amount"))
+    receipt = items.get("MpesaReceiptNumber")
+    phone = _whole_number(items.get("PhoneNumber"))
+    if code == 0 and (
+        amount is None or not isinstance(receipt, str) or not _RECEIPT.fullmatch(receipt)
+    ):
+        raise WebhookVerificationError("malformed_callback: success without amount or receipt")
+    return StkCallback(
+        checkout_request_id=checkout_request_id,
+        merchant_request_id=str(callback.get("MerchantRequestID") or "")[:64],
+        result_code=code,
+        result_desc=str(callback.get("ResultDesc") or "")[:200],
+        amount=amount if code == 0 else None,
+        receipt_number=receipt if code == 0 else None,
+        phone_number=str(phone) if phone is not None else None,
+    )
+
+
+_CHECKOUT_REQUEST_ID = re.compile(r"ws_CO_[A-Za-z0-9_]{1,64}")
+_RECEIPT = re.compile(r"[A-Z0-9]{6,20}")
+
+
+def _whole_number(value: object) -> int | None:
+    """A JSON number (or digits) that is whole: Daraja writes 1.0 for one shilling."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if isinstance(value, int | Decimal):
+        number = Decimal(value)
+        if number == number.to_integral_value() and number >= 0:
+            return int(number)
+    return None
+
+
+def result_details(result_code: int, result_desc: str) -> dict[str, str]:
+    return {"result_code": str(result_code), "result_desc": result_desc}
 
 
 def nairobi_timestamp(now: datetime | None = None) -> str:
@@ -141,6 +247,109 @@ class MpesaProvider:
         self._budget = budget_seconds
         self._backoff = tuple(throttle_backoff)
         self._sleep = sleep
+
+    # --- the capabilities, in the system's own terms ----------------------------------------
+
+    def push_payment(self, credentials: Credentials, request: PushRequest) -> PushAccepted:
+        payment = request.payment
+        accepted = self.stk_push(
+            credentials,
+            amount=int(payment.amount),
+            phone_number=request.phone_number,
+            account_reference=request.account_reference,
+            transaction_desc=request.description,
+            callback_url=request.callback_url,
+        )
+        return PushAccepted(
+            provider_ref=accepted.checkout_request_id,
+            customer_message=accepted.customer_message,
+            details={
+                "checkout_request_id": accepted.checkout_request_id,
+                "merchant_request_id": accepted.merchant_request_id,
+                "phone_masked": mask_phone(request.phone_number),
+            },
+        )
+
+    def verify_webhook(
+        self, credentials: Credentials, payload: bytes, headers: Mapping[str, str]
+    ) -> ProviderEvent:
+        """Read a callback (unsigned: the pipeline's token check and :meth:`confirm_webhook`
+        decide whether it counts). One event per CheckoutRequestID and ResultCode, so a
+        repeated callback is a duplicate."""
+        if len(payload) > MAX_CALLBACK_BYTES:
+            raise WebhookVerificationError("malformed_callback: too large")
+        callback = parse_callback(payload)
+        details = result_details(callback.result_code, callback.result_desc)
+        if callback.receipt_number:
+            details["receipt_number"] = callback.receipt_number
+        return ProviderEvent(
+            event_id=f"{callback.checkout_request_id}:{callback.result_code}",
+            event_type=CALLBACK_EVENT,
+            provider_refs=(callback.checkout_request_id,),
+            requested_status=status_for(callback.result_code),
+            capture_ref=callback.receipt_number,
+            amount=SPEC.units.from_provider(callback.amount, CURRENCY)
+            if callback.amount is not None
+            else None,
+            currency=CURRENCY if callback.amount is not None else None,
+            details=details,
+            payer=callback.phone_number,
+        )
+
+    def confirm_webhook(
+        self, credentials: Credentials, payment: Payment, event: ProviderEvent
+    ) -> ProviderEvent:
+        """A callback counts only if it is about this payment as we sent it (CheckoutRequestID,
+        amount, phone) and an STK query with the tenant's credentials gives the same result."""
+        checkout_request_id = payment.provider_ref
+        if checkout_request_id is None or checkout_request_id not in event.provider_refs:
+            raise WebhookVerificationError("checkout_request_mismatch")
+        if event.amount is not None and (event.amount, event.currency) != (
+            payment.amount,
+            payment.currency,
+        ):
+            raise WebhookVerificationError("amount_mismatch")
+        if event.payer is not None and event.payer != payment.customer.phone:
+            raise WebhookVerificationError("phone_mismatch")
+        result = self.stk_query(credentials, checkout_request_id)
+        if result.pending:
+            raise WebhookVerificationError("not_confirmed: Daraja says the push is still open")
+        claimed = event.details.get("result_code")
+        if str(result.result_code) != claimed:
+            raise WebhookVerificationError(
+                f"not_confirmed: the callback says {claimed}, Daraja says {result.result_code}"
+            )
+        return event
+
+    def check_payment(
+        self, credentials: Credentials, payment: Payment
+    ) -> tuple[ProviderEvent, dict[str, object]] | None:
+        """Daraja's word (STK query) on an open push; None while it is still being processed.
+        A payment whose push never got a CheckoutRequestID (Daraja's answer was lost) cannot
+        be asked about and has long outlived any prompt: it expires."""
+        checkout_request_id = payment.provider_ref
+        if checkout_request_id is None:
+            details = result_details(1019, "the push was never acknowledged by Daraja")
+            event = ProviderEvent(
+                event_id=f"unacknowledged:{payment.payment_id}",
+                event_type=QUERY_EVENT,
+                payment_id=payment.payment_id,
+                requested_status=PaymentStatus.EXPIRED,
+                details=details,
+            )
+            return event, {"payment_id": payment.payment_id, **details}
+        result = self.stk_query(credentials, checkout_request_id)
+        if result.pending or result.result_code is None:
+            return None
+        details = result_details(result.result_code, result.result_desc or "")
+        event = ProviderEvent(
+            event_id=f"query:{checkout_request_id}:{result.result_code}",
+            event_type=QUERY_EVENT,
+            provider_refs=(checkout_request_id,),
+            requested_status=status_for(result.result_code),
+            details=details,
+        )
+        return event, {"CheckoutRequestID": checkout_request_id, **details}
 
     # --- STK push and query ----------------------------------------------------------------
 

@@ -56,6 +56,11 @@ def normalise_phone(raw: str) -> str:
     return digits
 
 
+def mask_phone(phone: str) -> str:
+    """What a receipt may show of a phone number: ``2547******49``."""
+    return f"{phone[:4]}{'*' * (len(phone) - 6)}{phone[-2:]}" if len(phone) > 6 else "******"
+
+
 class MpesaUnits:
     """Our KES cents <-> Daraja's whole shillings; M-PESA takes no other currency."""
 
@@ -133,10 +138,17 @@ SPEC = ProviderSpec(
             choices=("sandbox", "production"),
         ),
     ),
+    push_payment=_adapter,
+    sweep=_adapter,
+    webhooks=_adapter,
+    webhook_confirmation=_adapter,
     credential_test=_adapter,
     units=MpesaUnits(),
     limits=Limits(max_amount=MAX_AMOUNT_KES),
     webhook_reply=daraja_webhook_reply,
+    webhook_path_token=True,
+    # A prompt lives about a minute and a callback that has not come in a few is not coming.
+    sweep_after_minutes=3,
     base_urls={
         "sandbox": "https://sandbox.safaricom.co.ke",
         "production": "https://api.safaricom.co.ke",
