@@ -332,7 +332,7 @@ def test_a_second_push_to_one_phone_waits_for_the_first(
     assert status == 202, second
 
 
-def test_daraja_refusals_fail_the_payment_with_its_code(
+def test_no_answer_from_daraja_leaves_the_payment_created_and_the_phone_held(
     functions: FunctionRegistry, daraja: DarajaSandbox
 ) -> None:
     tenant = mpesa_tenant(functions, daraja)
@@ -340,6 +340,54 @@ def test_daraja_refusals_fail_the_payment_with_its_code(
     status, answer, _ = stk_push(functions, tenant, key="quota")
     assert (status, answer["error"]["code"]) == (502, "provider_unreachable")
     daraja.chaos.quota_exceeded_next = 0
+    [payment] = items_of_type("payment")
+    assert payment["status"] == "created"
+    # Daraja may have prompted the phone: a new push to it waits, the same request resumes.
+    assert stk_push(functions, tenant, key="other")[1]["error"]["code"] == "duplicate_push"
+    _, view = get_payment(functions, tenant, payment["payment_id"], refresh="true")
+    assert (view["status"], view["refresh"]["outcome"]) == ("created", "still_open")
+    status, resumed, _ = stk_push(functions, tenant, key="quota")
+    assert (status, resumed["payment_id"], resumed["status"]) == (
+        202,
+        payment["payment_id"],
+        "pending",
+    )
+
+
+def test_refused_credentials_are_a_409_and_free_the_phone(
+    functions: FunctionRegistry, daraja: DarajaSandbox
+) -> None:
+    tenant = new_tenant("Misconfigured")
+    app = daraja.create_app(shortcode=str(next(_shortcodes)))
+    event = load_event("providers_api/put_credentials.json")
+    event["path"] = event["path"].replace("/stripe/", "/mpesa/")
+    event["pathParameters"] = {"provider": "mpesa"}
+    event["requestContext"]["authorizer"]["tenant_id"] = tenant
+    event["body"] = json.dumps({"values": {**_values(app), "consumer_secret": "Wrong0123456789"}})
+    assert functions.invoke("ProvidersApiFunction", event)["statusCode"] == 200
+    status, answer, _ = stk_push(functions, tenant, key="bad-secret")
+    assert (status, answer["error"]["code"]) == (409, "provider_unavailable")
+    assert items_of_type("claim") == []
+
+
+def test_a_till_push_to_the_wrong_party_b_fails_with_its_code(
+    functions: FunctionRegistry, daraja: DarajaSandbox
+) -> None:
+    tenant = new_tenant("Till")
+    app = daraja.create_app(shortcode=str(next(_shortcodes)), till="700123")
+    event = load_event("providers_api/put_credentials.json")
+    event["path"] = event["path"].replace("/stripe/", "/mpesa/")
+    event["pathParameters"] = {"provider": "mpesa"}
+    event["requestContext"]["authorizer"]["tenant_id"] = tenant
+    values = {**_values(app), "transaction_type": "till", "party_b": "700999"}
+    event["body"] = json.dumps({"values": values})
+    assert functions.invoke("ProvidersApiFunction", event)["statusCode"] == 200
+    _, pushed, _ = stk_push(functions, tenant, key="till")
+    push = daraja.push(pushed["checkout_request_id"])
+    assert (push["TransactionType"], push["PartyB"]) == ("CustomerBuyGoodsOnline", "700999")
+    deliver(functions, *sent_callback(daraja, pushed["checkout_request_id"]))
+    _, payment = get_payment(functions, tenant, pushed["payment_id"])
+    assert (payment["status"], payment["provider_details"]["result_code"]) == ("failed", "2028")
 
 
 def test_refunds_of_mpesa_payments_are_not_supported(

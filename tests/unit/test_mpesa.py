@@ -417,3 +417,26 @@ def test_phones_are_masked_for_display() -> None:
     from payments.providers.mpesa_spec import mask_phone
 
     assert mask_phone("254708374149") == "2547******49"
+
+
+def test_a_push_never_acknowledged_expires_once_its_prompt_has_lapsed() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from payments.domain.payment import Payment
+    from payments.domain.states import PaymentStatus
+    from payments.providers.base import Credentials
+
+    def created(minutes_ago: int) -> Payment:
+        at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+        return Payment(
+            "pay_1", "ten_1", "plan", "p1", 5000, "KES", "mpesa", PaymentStatus.CREATED, 1, at, at
+        )
+
+    provider = MpesaProvider()
+    # No CheckoutRequestID to ask about, and nothing is sent to Daraja either way.
+    assert provider.check_payment(Credentials({}), created(1)) is None
+    observed = provider.check_payment(Credentials({}), created(3))
+    assert observed is not None
+    event, _raw = observed
+    assert (event.requested_status, event.payment_id) == (PaymentStatus.EXPIRED, "pay_1")
+    assert event.details["result_code"] == "1019"

@@ -77,6 +77,8 @@ RESULT_STATUSES = {
     1019: PaymentStatus.EXPIRED,  # the transaction expired
 }
 CALLBACK_EVENT = "stk_callback"
+# How long an STK prompt can wait on the customer's phone (Daraja's duplicate window covers it).
+PROMPT_LIFETIME = timedelta(minutes=2)
 QUERY_EVENT = "stk_query"
 MAX_CALLBACK_BYTES = 64 * 1024
 
@@ -329,6 +331,8 @@ class MpesaProvider:
         be asked about and has long outlived any prompt: it expires."""
         checkout_request_id = payment.provider_ref
         if checkout_request_id is None:
+            if datetime.now(UTC) - payment.updated_at < PROMPT_LIFETIME:
+                return None  # a lost answer's prompt may still be on the customer's phone
             details = result_details(1019, "the push was never acknowledged by Daraja")
             event = ProviderEvent(
                 event_id=f"unacknowledged:{payment.payment_id}",

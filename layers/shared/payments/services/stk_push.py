@@ -106,6 +106,11 @@ def start_stk_push(tenant_id: str, request: StkPushInput, idempotency_key: str) 
                 callback_url=callback_url,
             ),
         )
+    except ProviderUnavailableError:
+        # The tenant's credentials were refused before anything reached the customer: the
+        # phone is free again, and the payment stays created for a retry once they are fixed.
+        claims.release(claim_key, payment_id)
+        raise
     except ProviderRejectedError as error:
         # Daraja's final "no": the payment failed and the phone is free again. An unreachable
         # Daraja leaves the payment created (and the phone claimed for the window), so that a
