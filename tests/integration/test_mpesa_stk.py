@@ -165,6 +165,13 @@ def test_a_paid_push_succeeds_with_its_receipt_once_daraja_confirms_it(
     # Daraja repeating the callback counts once.
     deliver(functions, url, body)
     assert len(journal_for(pushed["payment_id"])) == 1
+    # A different result for the final payment is refused: Daraja's query still says paid.
+    cancelled = json.loads(load_event("webhook_mpesa/callback_cancelled.json")["body"])
+    cancelled["Body"]["stkCallback"]["CheckoutRequestID"] = pushed["checkout_request_id"]
+    deliver(functions, url, cancelled)
+    assert get_payment(functions, tenant, pushed["payment_id"])[1]["status"] == "succeeded"
+    [refused] = [i for i in items_of_type("inbox") if i["status"] == "rejected"]
+    assert refused["reason"].startswith("not_confirmed")
     events = [i for i in items_of_type("outbox") if i["event_type"] == "payment.succeeded"]
     assert len(events) == 1
     # The CheckoutRequestID finds it.
