@@ -3,10 +3,11 @@
 Read it as an integration guide in code. It uses nothing of the payments backbone itself: only
 the standard library, ``requests`` for the API and ``standardwebhooks`` for the callbacks.
 
-    POST /bookings              create a booking and start its checkout  -> 201 booking
+    POST /bookings              create a booking and start its payment   -> 201 booking
+                                (a Stripe checkout, or an M-PESA prompt on the customer's phone)
     GET  /bookings/<id>         a booking: JSON, or to a browser (Accept: text/html) the page the
                                 customer returns to after paying, refreshed until it is settled
-    POST /bookings/<id>/checkout  retry a checkout that failed (same Idempotency-Key: safe)
+    POST /bookings/<id>/checkout  retry a payment start that failed (same Idempotency-Key: safe)
     POST /webhooks/payments     the payments API's callbacks (Standard Webhooks)
 
 Test-only switches (``test_switches=True``; never expose them in a real app):
@@ -53,6 +54,14 @@ CALLBACK_EVENT_TYPES = (
 )
 CANCELLING_EVENT_TYPES = frozenset({"payment.failed", "payment.expired", "payment.canceled"})
 
+# How the customer pays. Both end the same way: our signed callback confirms the booking.
+STRIPE = "stripe"  # a hosted checkout page (POST /v1/checkout); the default
+MPESA = "mpesa"  # an STK push: a prompt on the customer's phone (POST /v1/mpesa/stk-push)
+PAYMENT_METHODS = (STRIPE, MPESA)
+MPESA_CURRENCY = "KES"  # M-PESA takes shillings only; amounts stay in cents (5000 = KES 50)
+MPESA_ACCOUNT_REFERENCE_LENGTH = 12  # Daraja's limits: what the customer's phone shows
+MPESA_TRANSACTION_DESC_LENGTH = 13
+
 PAGE_REFRESH_SECONDS = 2  # the booking page reloads itself this often until the booking settles
 API_TIMEOUT_SECONDS = 10.0
 API_RETRY_DELAYS = (0.2, 0.5)  # seconds before each retry of a transient API failure
@@ -78,18 +87,46 @@ class Booking:
     customer_email: str  # kept for the checkout; not shown in responses
     status: str = PENDING_PAYMENT
     payment_id: str | None = None
-    checkout_url: str | None = None
+    checkout_url: str | None = None  # Stripe: the hosted page
+    payment_method: str = STRIPE
+    phone_number: str | None = None  # M-PESA: the phone to prompt; not shown in responses
+    checkout_request_id: str | None = None  # M-PESA: Daraja's id of the prompt (ws_CO_...)
+
+    @property
+    def payment_started(self) -> bool:
+        if self.payment_method == MPESA:
+            return self.checkout_request_id is not None
+        return self.checkout_url is not None
 
     def public(self) -> Json:
-        return {
+        shown: Json = {
             "id": self.id,
             "service": self.service,
             "amount": self.amount,
             "currency": self.currency,
             "status": self.status,
             "payment_id": self.payment_id,
-            "checkout_url": self.checkout_url,
         }
+        if self.payment_method == MPESA:
+            return {
+                **shown,
+                "payment_method": MPESA,
+                "checkout_request_id": self.checkout_request_id,
+                "customer_message": mpesa_customer_message(self),
+            }
+        return {**shown, "checkout_url": self.checkout_url}  # Stripe: the answer as it always was
+
+
+def mpesa_customer_message(booking: Booking) -> str:
+    """What to tell the customer of an M-PESA booking (the answer and the page show it)."""
+    if booking.status == CONFIRMED:
+        return "Paid with M-PESA: the booking is confirmed."
+    if booking.status == CANCELLED:
+        return "The M-PESA payment was not completed. Nothing was charged."
+    if booking.checkout_request_id is None:
+        return "The M-PESA prompt has not been sent to your phone yet."
+    amount = format_amount(booking.amount, booking.currency)
+    return f"Check your phone: enter your M-PESA PIN in the prompt to pay {amount}."
 
 
 class BadRequestError(Exception):
@@ -107,8 +144,31 @@ def _booking_from_request(body: Json) -> Booking:
         raise BadRequestError("currency must be a three-letter ISO 4217 code")
     if not isinstance(email, str) or len(email) > 254 or not _EMAIL.fullmatch(email):
         raise BadRequestError("customer_email must be an e-mail address")
+    method, phone = body.get("payment_method", STRIPE), None
+    if method not in PAYMENT_METHODS:
+        raise BadRequestError("payment_method must be " + " or ".join(PAYMENT_METHODS))
+    if method == MPESA:
+        if currency.upper() != MPESA_CURRENCY:
+            raise BadRequestError(
+                f"M-PESA takes {MPESA_CURRENCY} only: currency KES, amount in cents (5000 = KES 50)"
+            )
+        phone = body.get("phone_number")
+        if not isinstance(phone, str) or not phone.strip():
+            raise BadRequestError(
+                "phone_number is required for M-PESA: the customer's Safaricom number, "
+                "e.g. 0712345678"
+            )
+        phone = phone.strip()  # its form is the payments API's to judge (422 invalid_phone_number)
     booking_id = "bk_" + secrets.token_hex(10)
-    return Booking(booking_id, service.strip(), amount, currency.upper(), email)
+    return Booking(
+        booking_id,
+        service.strip(),
+        amount,
+        currency.upper(),
+        email,
+        payment_method=method,
+        phone_number=phone,
+    )
 
 
 # --------------------------------------------------------------------------- the payments API
@@ -117,15 +177,18 @@ def _booking_from_request(body: Json) -> Booking:
 class PaymentsApiError(Exception):
     """The API refused or could not be reached; ``code`` is the API's error code."""
 
-    def __init__(self, status: int | None, code: str, message: str) -> None:
+    def __init__(
+        self, status: int | None, code: str, message: str, retry_after: int | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after  # seconds, from a Retry-After header (409 duplicate_push)
 
 
 class PaymentsClient:
-    """The two lines of the payments API this app needs: ``Bearer`` key, JSON, Idempotency-Key."""
+    """The lines of the payments API this app needs: ``Bearer`` key, JSON, Idempotency-Key."""
 
     def __init__(self, api_base: str, api_key: str) -> None:
         self.api_base = api_base.rstrip("/")
@@ -151,6 +214,26 @@ class PaymentsClient:
         headers = {"Idempotency-Key": f"booking-{booking.id}-checkout"}
         return self._post("/v1/checkout", body, headers)
 
+    def start_mpesa_push(self, booking: Booking) -> Json:
+        """Prompt the customer's phone to pay (M-PESA STK push): ``{"payment_id", "status":
+        "pending", "checkout_request_id", "customer_message"}``.
+
+        The body is derived from the booking alone, so a retry with the booking's
+        Idempotency-Key sends the same body and resumes the same payment: never a second prompt.
+        """
+        body = {
+            "payable_type": "booking",
+            "payable_id": booking.id,
+            "amount": booking.amount,  # KES cents, whole shillings: 5000 = KES 50
+            "phone_number": booking.phone_number,
+            "account_reference": _daraja_text(
+                "BK" + booking.id.removeprefix("bk_").upper(), MPESA_ACCOUNT_REFERENCE_LENGTH
+            ),
+            "transaction_desc": _daraja_text(booking.service, MPESA_TRANSACTION_DESC_LENGTH),
+        }
+        headers = {"Idempotency-Key": f"booking-{booking.id}-mpesa"}
+        return self._post("/v1/mpesa/stk-push", body, headers)
+
     def close(self) -> None:
         self._session.close()
 
@@ -168,8 +251,12 @@ class PaymentsClient:
                     result: Json = response.json()
                     return result
                 failure = _api_error(response)
-                # 409 idempotency_key_in_use, 429 and 5xx are transient; other 4xx are final.
-                if response.status_code not in {409, 429} and response.status_code < 500:
+                # 409 idempotency_key_in_use, 429 and 5xx are transient; other 4xx are final
+                # (409 duplicate_push too: a prompt is already on that phone for ~2 minutes).
+                transient = response.status_code == 429 or response.status_code >= 500
+                if response.status_code == 409:
+                    transient = failure.code == "idempotency_key_in_use"
+                if not transient:
                     raise failure
             if delay is None:
                 raise failure
@@ -180,11 +267,20 @@ class PaymentsClient:
 
 def _api_error(response: requests.Response) -> PaymentsApiError:
     """``{"error": {"code", "message"}}`` is the API's error shape; anything else is opaque."""
+    retry_after = response.headers.get("Retry-After", "")
+    seconds = int(retry_after) if retry_after.isdigit() else None
     try:
         error = response.json()["error"]
-        return PaymentsApiError(response.status_code, str(error["code"]), str(error["message"]))
+        code, message = str(error["code"]), str(error["message"])
     except (ValueError, KeyError, TypeError):
-        return PaymentsApiError(response.status_code, "unexpected_response", response.reason)
+        code, message = "unexpected_response", response.reason
+    return PaymentsApiError(response.status_code, code, message, seconds)
+
+
+def _daraja_text(text: str, most: int) -> str:
+    """What Daraja passes to the phone: printable ASCII, at most ``most`` characters."""
+    printable = re.sub(r"[^ -~]+", " ", text).strip()
+    return printable[:most].strip() or "Booking"
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -309,29 +405,63 @@ class BookingsApp:
         return self.start_checkout(booking.id, created=True)
 
     def start_checkout(self, booking_id: str, *, created: bool = False) -> tuple[int, Json]:
+        """Start the booking's payment: a Stripe checkout, or an M-PESA prompt on the phone."""
         with self._lock:
             booking = self._bookings.get(booking_id)
             if booking is None:
                 return 404, _error("booking_not_found", f"no booking {booking_id}")
-            if booking.checkout_url is not None or booking.status != PENDING_PAYMENT:
+            if booking.payment_started or booking.status != PENDING_PAYMENT:
                 return 200, booking.public()  # nothing to do: already started, paid or cancelled
             snapshot = dataclasses.replace(booking)
         # No lock held during the API call. Two concurrent calls for one booking are harmless:
         # they send the same Idempotency-Key, so the API answers both with the same payment.
         try:
-            checkout = self._payments.create_checkout(
-                snapshot, f"{self.base_url}/bookings/{booking_id}"
-            )
+            if snapshot.payment_method == MPESA:
+                started = self._payments.start_mpesa_push(snapshot)
+            else:
+                started = self._payments.create_checkout(
+                    snapshot, f"{self.base_url}/bookings/{booking_id}"
+                )
         except PaymentsApiError as error:
-            logger.warning("checkout for %s failed: %s", booking_id, error)
-            failure = _error(error.code, error.message)
-            failure["error"]["api_status"] = error.status
-            failure["booking"] = snapshot.public()  # still PENDING_PAYMENT: POST .../checkout
-            return 502, failure
+            logger.warning(
+                "%s payment for %s failed: %s", snapshot.payment_method, booking_id, error
+            )
+            return self._payment_refused(snapshot, error, created=created)
         with self._lock:
-            booking.payment_id = booking.payment_id or str(checkout["payment_id"])
-            booking.checkout_url = str(checkout["checkout_url"])
+            booking.payment_id = booking.payment_id or str(started["payment_id"])
+            if booking.payment_method == MPESA:
+                # Pending until the customer answers the prompt; the callback says how it ended.
+                request_id = started.get("checkout_request_id")
+                booking.checkout_request_id = None if request_id is None else str(request_id)
+            else:
+                booking.checkout_url = str(started["checkout_url"])
             return (201 if created else 200), booking.public()
+
+    def _payment_refused(
+        self, booking: Booking, error: PaymentsApiError, *, created: bool
+    ) -> tuple[int, Json]:
+        """The API's refusal as the customer's answer.
+
+        An M-PESA push refused for what the customer sent (422: invalid_phone_number,
+        amount_not_supported, ...) or because a prompt is already on that phone (409
+        duplicate_push, with Retry-After) is theirs to fix: the same status and code, and a new
+        booking is not kept (book again with the right number). Everything else, and every
+        Stripe refusal, is 502 with the booking still PENDING_PAYMENT: POST .../checkout later.
+        """
+        failure = _error(error.code, error.message)
+        failure["error"]["api_status"] = error.status
+        customer_can_fix = error.status == 422 or error.code == "duplicate_push"
+        if booking.payment_method == MPESA and error.status is not None and customer_can_fix:
+            if error.retry_after is not None:
+                failure["error"]["retry_after_seconds"] = error.retry_after
+            if created:
+                with self._lock:
+                    self._bookings.pop(booking.id, None)
+            else:
+                failure["booking"] = booking.public()
+            return error.status, failure
+        failure["booking"] = booking.public()
+        return 502, failure
 
     # ----------------------------------------------------------------- callbacks
 
@@ -358,11 +488,22 @@ class BookingsApp:
                 return 204
             detail = self._apply_locked(event_type, payment)
             self._processed_webhook_ids.add(message_id)
-            self._record_locked(message_id, "verified", 204, event_type=event_type, detail=detail)
+            self._record_locked(
+                message_id,
+                "verified",
+                204,
+                event_type=event_type,
+                detail=detail,
+                provider=str(payment["provider"]) if payment and "provider" in payment else None,
+            )
         return 204
 
     def _apply_locked(self, event_type: str, payment: Json | None) -> str:
-        """Move the booking the callback is about; returns what happened, for the log."""
+        """Move the booking the callback is about; returns what happened, for the log.
+
+        One path for every payment method: the callback is the same whichever provider took
+        the money (``data.payment.provider`` is ``stripe`` or ``mpesa``), and so is what it does.
+        """
         if payment is None or event_type not in {"payment.succeeded", *CANCELLING_EVENT_TYPES}:
             return "acknowledged"
         if payment.get("payable_type") != "booking":
@@ -421,6 +562,7 @@ class BookingsApp:
         *,
         event_type: str | None = None,
         detail: str | None = None,
+        provider: str | None = None,
     ) -> None:
         self._deliveries.append(
             {
@@ -429,6 +571,7 @@ class BookingsApp:
                 "status": status,
                 "type": event_type,
                 "detail": detail,
+                "provider": provider,  # data.payment.provider of a verified callback
                 "received_at": _now(),
             }
         )
@@ -493,13 +636,20 @@ def booking_page(booking: Json, returned: str | None) -> str:
     URL (``success`` or ``cancel``): it only picks the words, the status is the callback's."""
     status = str(booking["status"])
     pending = status == PENDING_PAYMENT
+    mpesa = booking.get("payment_method") == MPESA
     pay_link = ""
-    if booking["checkout_url"]:
+    if booking.get("checkout_url"):
         pay_link = f' <a href="{html.escape(str(booking["checkout_url"]))}">Go to payment</a>'
     if status == CONFIRMED:
         lead = "Thank you: your payment arrived and the booking is confirmed."
     elif status == CANCELLED:
         lead = "This booking was cancelled: its payment failed or expired. Nothing was charged."
+    elif mpesa:
+        # No page to return from: the customer pays on the phone, the callback tells us.
+        lead = html.escape(str(booking["customer_message"]))
+        if booking.get("checkout_request_id"):
+            lead = f"Waiting for M-PESA confirmation on your phone. {lead}"
+        lead += " This page updates by itself."
     elif returned == "success":
         lead = "Thanks! We are confirming your payment; this page updates by itself."
     elif returned == "cancel":
@@ -512,6 +662,8 @@ def booking_page(booking: Json, returned: str | None) -> str:
         ("Booking", html.escape(str(booking["id"]))),
         ("Payment", html.escape(str(booking["payment_id"] or "not started"))),
     ]
+    if mpesa:
+        rows.append(("Payment method", "M-PESA"))
     details = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
     # A meta refresh needs no script: the page asks again until the callback has settled it.
     refresh = f'<meta http-equiv="refresh" content="{PAGE_REFRESH_SECONDS}">' if pending else ""
@@ -618,6 +770,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("retry_after_seconds") is not None:
+            self.send_header("Retry-After", str(error["retry_after_seconds"]))  # duplicate_push
         self.send_header("Vary", "Accept")  # /bookings/<id> is also an HTML page
         self.end_headers()
         self.wfile.write(data)

@@ -40,11 +40,13 @@ def new_secret() -> str:
 
 @dataclass
 class FakePaymentsApi:
-    """``POST /dev/v1/checkout``: records the request; same Idempotency-Key -> same payment."""
+    """``POST /dev/v1/checkout`` and ``/dev/v1/mpesa/stk-push``: records the request; same
+    Idempotency-Key -> same payment."""
 
     requests: list[dict[str, Any]] = field(default_factory=list)
     scripted: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # answered first
     payments: dict[str, str] = field(default_factory=dict)  # idempotency key -> payment id
+    retry_after: str | None = None  # a Retry-After header on every answer, when set
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
@@ -58,10 +60,17 @@ class FakePaymentsApi:
             self.requests.append({"path": path, "headers": headers, "body": json.loads(body)})
             if self.scripted:
                 return self.scripted.pop(0)
-            if path != "/dev/v1/checkout":
+            if path not in ("/dev/v1/checkout", "/dev/v1/mpesa/stk-push"):
                 return 404, {"error": {"code": "route_not_found", "message": "No such route"}}
             key = headers["idempotency-key"]
             payment_id = self.payments.setdefault(key, f"pay_{uuid.uuid4().hex}")
+            if path == "/dev/v1/mpesa/stk-push":
+                return 202, {
+                    "payment_id": payment_id,
+                    "status": "pending",
+                    "checkout_request_id": f"ws_CO_{payment_id[4:20]}",
+                    "customer_message": "Success. Request accepted for processing",
+                }
             return 201, {
                 "payment_id": payment_id,
                 "status": "pending",
@@ -83,6 +92,8 @@ def api() -> Iterator[FakePaymentsApi]:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if fake.retry_after is not None:
+                self.send_header("Retry-After", fake.retry_after)
             self.end_headers()
             self.wfile.write(data)
 
@@ -129,6 +140,20 @@ def booked(app: BookingsApp) -> dict[str, Any]:
     response = create_booking(app)
     assert response.status_code == 201, response.text
     return cast(dict[str, Any], response.json())
+
+
+def create_mpesa_booking(app: BookingsApp, **overrides: Any) -> requests.Response:
+    return create_booking(
+        app,
+        **{
+            "service": "Haircut",
+            "amount": 5000,
+            "currency": "KES",
+            "payment_method": "mpesa",
+            "phone_number": "0712345678",
+            **overrides,
+        },
+    )
 
 
 def get_booking(app: BookingsApp, booking_id: str) -> dict[str, Any]:
@@ -306,6 +331,158 @@ def test_unreachable_api_is_502(secret: str) -> None:
         response = create_booking(app)
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "payments_api_unreachable"
+
+
+# --------------------------------------------------------------------------- M-PESA
+
+
+def test_an_mpesa_booking_prompts_the_phone_and_answers_without_a_checkout_url(
+    app: BookingsApp, api: FakePaymentsApi
+) -> None:
+    response = create_mpesa_booking(app, service="Deep tissue massage, 60 min")
+    assert response.status_code == 201, response.text
+    booking = response.json()
+
+    assert (booking["status"], booking["payment_method"]) == ("PENDING_PAYMENT", "mpesa")
+    assert (booking["amount"], booking["currency"]) == (5000, "KES")
+    assert booking["payment_id"].startswith("pay_")
+    assert booking["checkout_request_id"].startswith("ws_CO_")
+    assert "Check your phone" in booking["customer_message"]
+    assert "50.00 KES" in booking["customer_message"]
+    assert set(booking) == {  # no checkout_url; the phone and e-mail are not shown
+        "id",
+        "service",
+        "amount",
+        "currency",
+        "status",
+        "payment_id",
+        "payment_method",
+        "checkout_request_id",
+        "customer_message",
+    }
+    [sent] = api.requests
+    assert sent["path"] == "/dev/v1/mpesa/stk-push"
+    assert sent["headers"]["authorization"] == f"Bearer {API_KEY}"
+    assert sent["headers"]["idempotency-key"] == f"booking-{booking['id']}-mpesa"
+    body = sent["body"]
+    assert set(body) == {
+        "payable_type",
+        "payable_id",
+        "amount",
+        "phone_number",
+        "account_reference",
+        "transaction_desc",
+    }
+    assert (body["payable_type"], body["payable_id"]) == ("booking", booking["id"])
+    assert (body["amount"], body["phone_number"]) == (5000, "0712345678")
+    # Daraja's limits: 12 and 13 characters, what the customer's phone shows.
+    assert body["account_reference"] == "BK" + booking["id"][3:13].upper()
+    assert body["transaction_desc"] == "Deep tissue m"
+    assert get_booking(app, booking["id"]) == booking
+    # Starting it again is a no-op: the prompt is out, a second one is never sent.
+    again = requests.post(f"{app.base_url}/bookings/{booking['id']}/checkout", timeout=10)
+    assert (again.status_code, again.json()) == (200, booking)
+    assert len(api.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"currency": "USD"}, "M-PESA takes KES only"),
+        ({"phone_number": None}, "phone_number is required"),
+        ({"phone_number": "  "}, "phone_number is required"),
+        ({"phone_number": 712345678}, "phone_number is required"),
+        ({"payment_method": "cash"}, "payment_method must be stripe or mpesa"),
+    ],
+)
+def test_invalid_mpesa_booking_is_400_and_calls_nothing(
+    app: BookingsApp, api: FakePaymentsApi, overrides: dict[str, Any], words: str
+) -> None:
+    response = create_mpesa_booking(app, **overrides)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert words in error["message"]
+    assert api.requests == []
+
+
+def test_the_apis_422_for_a_push_is_the_customers_422_and_nothing_is_booked(
+    app: BookingsApp, api: FakePaymentsApi
+) -> None:
+    refusal = {"code": "invalid_phone_number", "message": "not a Safaricom M-PESA number"}
+    api.scripted.append((422, {"error": refusal}))
+    response = create_mpesa_booking(app, phone_number="0812345678")
+
+    assert response.status_code == 422
+    assert response.json() == {"error": {**refusal, "api_status": 422}}
+    assert len(api.requests) == 1  # final: not retried
+    # The customer books again with the right number: a new booking, its own key.
+    assert create_mpesa_booking(app).status_code == 201
+    first, second = api.requests
+    assert first["headers"]["idempotency-key"] != second["headers"]["idempotency-key"]
+
+
+def test_a_push_to_a_phone_with_an_open_prompt_is_409_with_retry_after(
+    app: BookingsApp, api: FakePaymentsApi
+) -> None:
+    api.scripted.append(
+        (409, {"error": {"code": "duplicate_push", "message": "a push is already waiting"}})
+    )
+    api.retry_after = "97"
+    response = create_mpesa_booking(app)
+
+    assert response.status_code == 409
+    assert response.headers["Retry-After"] == "97"
+    assert response.json()["error"]["code"] == "duplicate_push"
+    assert response.json()["error"]["retry_after_seconds"] == 97
+    assert len(api.requests) == 1  # a prompt is open for minutes: retrying now is pointless
+
+
+def test_an_unreachable_api_leaves_the_mpesa_booking_to_retry_with_the_same_key(
+    app: BookingsApp, api: FakePaymentsApi
+) -> None:
+    for _ in range(3):
+        api.scripted.append((503, {"error": {"code": "provider_unavailable", "message": "down"}}))
+    response = create_mpesa_booking(app)
+    assert response.status_code == 502
+    booking = response.json()["booking"]
+    assert (booking["status"], booking["checkout_request_id"]) == ("PENDING_PAYMENT", None)
+    assert "not been sent" in booking["customer_message"]
+
+    retried = requests.post(f"{app.base_url}/bookings/{booking['id']}/checkout", timeout=10)
+    assert retried.status_code == 200
+    assert retried.json()["checkout_request_id"].startswith("ws_CO_")
+    assert len({sent["headers"]["idempotency-key"] for sent in api.requests}) == 1
+    assert len({json.dumps(sent["body"], sort_keys=True) for sent in api.requests}) == 1
+
+
+@pytest.mark.parametrize(
+    ("event_type", "status"),
+    [
+        ("payment.succeeded", "CONFIRMED"),
+        ("payment.failed", "CANCELLED"),
+        ("payment.canceled", "CANCELLED"),
+        ("payment.expired", "CANCELLED"),
+    ],
+)
+def test_mpesa_callbacks_take_the_same_path_as_stripes(
+    app: BookingsApp, secret: str, event_type: str, status: str
+) -> None:
+    booking = create_mpesa_booking(app).json()
+    details = {"result_code": "0" if status == "CONFIRMED" else "1032"}
+    response = send(app, secret, event_type, booking, provider="mpesa", provider_details=details)
+
+    assert response.status_code == 204
+    settled = get_booking(app, booking["id"])
+    assert settled["status"] == status
+    assert "Check your phone" not in settled["customer_message"]
+    [delivery] = deliveries(app)
+    assert (delivery["outcome"], delivery["type"], delivery["provider"]) == (
+        "verified",
+        event_type,
+        "mpesa",
+    )
+    assert delivery["detail"] == f"booking {booking['id']} {status}"
 
 
 # --------------------------------------------------------------------------- callbacks

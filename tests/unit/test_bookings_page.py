@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from examples.bookings.app import booking_page, format_amount, prefers_html
+from examples.bookings.app import Booking, booking_page, format_amount, prefers_html
 
 
 @pytest.mark.parametrize(
@@ -75,3 +75,35 @@ def test_the_page_escapes_what_the_customer_typed_and_links_to_the_payment() -> 
     assert "25.00 USD" in page
     assert "Go to payment" in booking_page(_booking("PENDING_PAYMENT"), "cancel")
     assert "Go to payment" not in booking_page(_booking("CONFIRMED"), None)
+
+
+def _mpesa_booking(status: str, checkout_request_id: str | None = "ws_CO_1") -> dict:
+    return Booking(
+        "bk_0123456789abcdef0123",
+        "Haircut",
+        2500,
+        "KES",
+        "ann@example.com",
+        status=status,
+        payment_id="pay_1",
+        payment_method="mpesa",
+        phone_number="0712345678",
+        checkout_request_id=checkout_request_id,
+    ).public()
+
+
+def test_an_mpesa_booking_waits_for_the_phone_and_never_links_to_a_checkout() -> None:
+    refresh = '<meta http-equiv="refresh" content="2">'
+    pending = booking_page(_mpesa_booking("PENDING_PAYMENT"), None)
+    assert refresh in pending
+    assert "Waiting for M-PESA confirmation on your phone." in pending
+    assert "Check your phone: enter your M-PESA PIN in the prompt to pay 25.00 KES." in pending
+    assert "0712345678" not in pending
+    assert "Go to payment" not in pending
+    assert "<dt>Payment method</dt><dd>M-PESA</dd>" in pending
+    unsent = booking_page(_mpesa_booking("PENDING_PAYMENT", None), None)
+    assert "Waiting for M-PESA confirmation" not in unsent  # no prompt went out yet
+    confirmed = booking_page(_mpesa_booking("CONFIRMED"), None)
+    assert refresh not in confirmed
+    assert "Waiting for M-PESA" not in confirmed
+    assert "the booking is confirmed" in confirmed
