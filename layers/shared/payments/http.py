@@ -34,7 +34,12 @@ from payments.api_models import ErrorBody
 from payments.errors import PaymentsError, UnauthorizedError
 from payments.money import MoneyError
 
-logger = Logger(child=True)
+
+def _logger() -> Logger:
+    """A child of the running function's Logger, made when used: made at import, it would be a
+    child of whatever POWERTOOLS_SERVICE_NAME was then (see services/sweeper.py)."""
+    return Logger(child=True)
+
 
 # A JSON request body larger than this is refused (413) before it is parsed; the largest
 # legitimate body (a checkout with full metadata) is about a third of it.
@@ -453,7 +458,7 @@ def create_resolver() -> PaymentsResolver:
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[dict[str, Any]]:
         correlation_id = correlation_id_of(app)
-        logger.exception("unhandled error", extra={"correlation_id": correlation_id})
+        _logger().exception("unhandled error", extra={"correlation_id": correlation_id})
         return error_response(
             HTTPStatus.INTERNAL_SERVER_ERROR,
             "internal_error",

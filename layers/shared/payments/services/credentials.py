@@ -28,7 +28,12 @@ from payments.store import credential_status
 from payments.store.models import CredentialStatusItem
 from payments.store.provider_tokens import DynamoTokenStore
 
-logger = Logger(child=True)
+
+def _logger() -> Logger:
+    """A child of the running function's Logger, made when used: made at import, it would be a
+    child of whatever POWERTOOLS_SERVICE_NAME was then (see services/sweeper.py)."""
+    return Logger(child=True)
+
 
 # Every service that calls a provider gets its credentials here first: provider access tokens
 # (Daraja's OAuth) are then shared by all containers through the table, encrypted with our key.
@@ -174,7 +179,7 @@ def run_credential_test(tenant_id: str, provider: str) -> StoredCredentials:
         raise CredentialsChangedError(
             f"the {provider} credentials were replaced during the test; test them again"
         )
-    logger.info(
+    _logger().info(
         "credentials tested", extra={"provider": provider, "ok": result.ok, "code": result.code}
     )
     return _stored(tenant_id, provider, secret, status)
