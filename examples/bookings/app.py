@@ -230,6 +230,7 @@ class PaymentsClient:
                 "BK" + booking.id.removeprefix("bk_").upper(), MPESA_ACCOUNT_REFERENCE_LENGTH
             ),
             "transaction_desc": _daraja_text(booking.service, MPESA_TRANSACTION_DESC_LENGTH),
+            "customer": {"email": booking.customer_email},  # for the receipt e-mail
         }
         headers = {"Idempotency-Key": f"booking-{booking.id}-mpesa"}
         return self._post("/v1/mpesa/stk-push", body, headers)

@@ -13,6 +13,7 @@ from payments.http import (
     AUTHORIZED_ERRORS,
     BODY_ERRORS,
     IdempotencyKey,
+    Omittable,
     api_responses,
     create_resolver,
     tenant_id_of,
@@ -31,6 +32,18 @@ app = create_resolver()
 
 PAYABLE = r"^[A-Za-z0-9_.:\-]+$"
 DARAJA_TEXT = r"^[ -~]+$"  # printable ASCII: what Daraja passes to the customer's phone
+EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+
+
+class PushCustomer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Omittable[
+        Annotated[str, Field(max_length=254, pattern=EMAIL, description="an e-mail address")]
+    ] = None
+    name: Omittable[Annotated[str, Field(max_length=200, description="at most 200 characters")]] = (
+        None
+    )
 
 
 class StkPushBody(BaseModel):
@@ -93,6 +106,10 @@ class StkPushBody(BaseModel):
             description=f"1-{MAX_TRANSACTION_DESC} printable characters",
         ),
     ]
+    customer: Omittable[PushCustomer] = Field(
+        default=None,
+        description="optional: with an e-mail the customer gets the payment receipt (Omnisend)",
+    )
 
 
 @app.post(
@@ -130,6 +147,8 @@ def create_stk_push(body: StkPushBody, idempotency_key: IdempotencyKey) -> StkPu
         phone_number=body.phone_number,
         account_reference=body.account_reference,
         transaction_desc=body.transaction_desc,
+        customer_email=body.customer.email if body.customer else None,
+        customer_name=body.customer.name if body.customer else None,
     )
     result = run_idempotently(
         operation="stk_push",

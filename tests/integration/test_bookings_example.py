@@ -372,7 +372,9 @@ def test_an_mpesa_booking_prompts_the_phone_and_answers_without_a_checkout_url(
         "phone_number",
         "account_reference",
         "transaction_desc",
+        "customer",
     }
+    assert body["customer"] == {"email": "ann@example.com"}  # for the receipt e-mail
     assert (body["payable_type"], body["payable_id"]) == ("booking", booking["id"])
     assert (body["amount"], body["phone_number"]) == (5000, "0712345678")
     # Daraja's limits: 12 and 13 characters, what the customer's phone shows.

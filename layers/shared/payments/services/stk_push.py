@@ -57,6 +57,9 @@ class StkPushInput:
     phone_number: str
     account_reference: str
     transaction_desc: str
+    # For the receipt e-mail (Omnisend) and your records; the phone is the one prompted.
+    customer_email: str | None = None
+    customer_name: str | None = None
 
 
 def payment_id_for(tenant_id: str, idempotency_key: str) -> str:
@@ -80,7 +83,7 @@ def start_stk_push(tenant_id: str, request: StkPushInput, idempotency_key: str) 
         currency=CURRENCY,
         provider=NAME,
         description=request.transaction_desc,
-        customer=Customer(phone=phone),
+        customer=Customer(email=request.customer_email, name=request.customer_name, phone=phone),
         metadata={"account_reference": request.account_reference},
         payment_id=payment_id,
     )
