@@ -19,6 +19,7 @@ from devstack.moto_support import serialize_dynamodb
 from devstack.pages import ReturnPages
 from devstack.provision import provision, usage_plan_environment
 from devstack.relays import Relays
+from devstack.sandboxes.daraja import App as DarajaApp
 from devstack.sandboxes.daraja import DarajaSandbox
 from devstack.sandboxes.kit import Sandbox
 from devstack.sandboxes.omnisend import OmnisendSandbox
@@ -216,14 +217,9 @@ class DevStack:
 DEMO_MPESA_SHORTCODE = "174379"
 
 
-def connect_mpesa(api_base: str, api_key: str, sandbox: DarajaSandbox) -> str:
-    """Give the demo tenant a Daraja (sandbox) app and set its credentials the way a tenant
-    does, through ``PUT /v1/providers/mpesa/credentials`` with its own API key, then test them.
-    Returns the shortcode."""
-    import requests
-
-    app = sandbox.create_app(shortcode=DEMO_MPESA_SHORTCODE)
-    headers = {"Authorization": f"Bearer {api_key}", "Idempotency-Key": "devstack-mpesa-setup"}
+def mpesa_credential_values(app: DarajaApp, **overrides: str) -> dict[str, str]:
+    """The M-PESA credentials (payments.providers.mpesa_spec fields) of a Daraja sandbox app:
+    a PayBill on its shortcode, unless ``overrides`` say otherwise."""
     values = {
         "consumer_key": app.consumer_key,
         "consumer_secret": app.consumer_secret,
@@ -233,6 +229,19 @@ def connect_mpesa(api_base: str, api_key: str, sandbox: DarajaSandbox) -> str:
         "party_b": app.shortcode,
         "environment": "sandbox",
     }
+    values.update(overrides)
+    return values
+
+
+def connect_mpesa(api_base: str, api_key: str, sandbox: DarajaSandbox) -> str:
+    """Give the demo tenant a Daraja (sandbox) app and set its credentials the way a tenant
+    does, through ``PUT /v1/providers/mpesa/credentials`` with its own API key, then test them.
+    Returns the shortcode."""
+    import requests
+
+    app = sandbox.create_app(shortcode=DEMO_MPESA_SHORTCODE)
+    headers = {"Authorization": f"Bearer {api_key}", "Idempotency-Key": "devstack-mpesa-setup"}
+    values = mpesa_credential_values(app)
     url = f"{api_base}/v1/providers/mpesa/credentials"
     stored = requests.put(url, json={"values": values}, headers=headers, timeout=30)
     stored.raise_for_status()

@@ -14,6 +14,7 @@ import requests
 
 from devstack.lambdas import FunctionRegistry
 from devstack.sandboxes.daraja import App, ChaosSettings, DarajaSandbox, Settings
+from devstack.stack import mpesa_credential_values
 from devstack.template import LocalStack
 from payments.aws import kms
 from payments.config import reset_settings
@@ -57,17 +58,7 @@ def shared_store() -> SharedTokenStore:
 
 
 def credentials_of(app: App, **overrides: str) -> Credentials:
-    values = {
-        "consumer_key": app.consumer_key,
-        "consumer_secret": app.consumer_secret,
-        "shortcode": app.shortcode,
-        "passkey": app.passkey,
-        "transaction_type": "paybill",
-        "party_b": app.shortcode,
-        "environment": "sandbox",
-    }
-    values.update(overrides)
-    return Credentials(values)
+    return Credentials(mpesa_credential_values(app, **overrides))
 
 
 def push(provider: MpesaProvider, credentials: Credentials, **overrides: Any) -> str:

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from devstack.lambdas import FunctionRegistry
-from devstack.sandboxes.daraja import App, ChaosSettings, DarajaSandbox, Settings
+from devstack.sandboxes.daraja import ChaosSettings, DarajaSandbox, Settings
+from devstack.stack import mpesa_credential_values
 from devstack.template import LocalStack
 from payments.config import reset_settings
 from payments.services.sweeper import sweep
@@ -50,7 +51,12 @@ _shortcodes = iter(range(600500, 600999))
 def mpesa_tenant(functions: FunctionRegistry, daraja: DarajaSandbox, name: str = "Hotspot") -> str:
     tenant = new_tenant(name)
     app = daraja.create_app(shortcode=str(next(_shortcodes)))
-    values = _values(app)
+    put_credentials(functions, tenant, mpesa_credential_values(app))
+    return tenant
+
+
+def put_credentials(functions: FunctionRegistry, tenant: str, values: dict[str, str]) -> None:
+    """What a tenant does: PUT /v1/providers/mpesa/credentials with its own values."""
     event = load_event("providers_api/put_credentials.json")
     event["path"] = event["path"].replace("/stripe/", "/mpesa/")
     event["pathParameters"] = {"provider": "mpesa"}
@@ -58,19 +64,6 @@ def mpesa_tenant(functions: FunctionRegistry, daraja: DarajaSandbox, name: str =
     event["body"] = json.dumps({"values": values})
     response = functions.invoke("ProvidersApiFunction", event)
     assert response["statusCode"] == 200, response["body"]
-    return tenant
-
-
-def _values(app: App) -> dict[str, str]:
-    return {
-        "consumer_key": app.consumer_key,
-        "consumer_secret": app.consumer_secret,
-        "shortcode": app.shortcode,
-        "passkey": app.passkey,
-        "transaction_type": "paybill",
-        "party_b": app.shortcode,
-        "environment": "sandbox",
-    }
 
 
 def stk_push(
@@ -366,12 +359,9 @@ def test_refused_credentials_are_a_409_and_free_the_phone(
 ) -> None:
     tenant = new_tenant("Misconfigured")
     app = daraja.create_app(shortcode=str(next(_shortcodes)))
-    event = load_event("providers_api/put_credentials.json")
-    event["path"] = event["path"].replace("/stripe/", "/mpesa/")
-    event["pathParameters"] = {"provider": "mpesa"}
-    event["requestContext"]["authorizer"]["tenant_id"] = tenant
-    event["body"] = json.dumps({"values": {**_values(app), "consumer_secret": "Wrong0123456789"}})
-    assert functions.invoke("ProvidersApiFunction", event)["statusCode"] == 200
+    put_credentials(
+        functions, tenant, mpesa_credential_values(app, consumer_secret="Wrong0123456789")
+    )
     status, answer, _ = stk_push(functions, tenant, key="bad-secret")
     assert (status, answer["error"]["code"]) == (409, "provider_unavailable")
     assert items_of_type("claim") == []
@@ -382,13 +372,9 @@ def test_a_till_push_to_the_wrong_party_b_fails_with_its_code(
 ) -> None:
     tenant = new_tenant("Till")
     app = daraja.create_app(shortcode=str(next(_shortcodes)), till="700123")
-    event = load_event("providers_api/put_credentials.json")
-    event["path"] = event["path"].replace("/stripe/", "/mpesa/")
-    event["pathParameters"] = {"provider": "mpesa"}
-    event["requestContext"]["authorizer"]["tenant_id"] = tenant
-    values = {**_values(app), "transaction_type": "till", "party_b": "700999"}
-    event["body"] = json.dumps({"values": values})
-    assert functions.invoke("ProvidersApiFunction", event)["statusCode"] == 200
+    put_credentials(
+        functions, tenant, mpesa_credential_values(app, transaction_type="till", party_b="700999")
+    )
     _, pushed, _ = stk_push(functions, tenant, key="till")
     push = daraja.push(pushed["checkout_request_id"])
     assert (push["TransactionType"], push["PartyB"]) == ("CustomerBuyGoodsOnline", "700999")
