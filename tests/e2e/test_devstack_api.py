@@ -42,6 +42,37 @@ def test_make_dev_prints_a_working_curl_and_the_key(devstack: RunningDevStack) -
     assert payment["history"][0]["source"] == "devstack"
 
 
+def test_make_dev_prints_an_stk_push_that_works_and_the_phone_page(
+    devstack: RunningDevStack,
+) -> None:
+    printed = devstack.printed()
+    export = re.search(r"^  (export BASE=\S+ KEY=\S+)$", printed, re.MULTILINE)
+    # The printed command: from the last `curl` before the STK push route to the route.
+    end = printed.find("$BASE/v1/mpesa/stk-push")
+    start = printed.rfind("  curl -s -X POST", 0, end)
+    push = printed[start + 2 : end + len("$BASE/v1/mpesa/stk-push")] if 0 <= start < end else ""
+    phone = re.search(r"open (http://\S+/_sandbox/phone/)<checkout_request_id>", printed)
+    assert export, printed
+    assert push.count("curl") == 1, printed
+    assert phone, printed
+    result = subprocess.run(
+        ["bash", "-c", f"{export.group(1)}\n{push}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    pushed = json.loads(result.stdout)
+    assert pushed["status"] == "pending", pushed
+    page = requests.get(f"{phone.group(1)}{pushed['checkout_request_id']}", timeout=10)
+    assert page.status_code == 200
+    assert "Ksh50.00" in page.text
+    cancel = requests.post(
+        f"{phone.group(1)}{pushed['checkout_request_id']}/cancel", allow_redirects=False, timeout=10
+    )
+    assert cancel.status_code in (200, 303)  # the phone is free for other tests
+
+
 def test_the_banner_points_at_the_api_reference_that_is_served(devstack: RunningDevStack) -> None:
     docs = f"{devstack.base_url}/v1/docs"
     assert docs in devstack.printed()
