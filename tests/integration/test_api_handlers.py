@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -315,3 +316,19 @@ def test_every_edit_of_a_cursor_is_400_invalid_cursor(
     assert wrong == {}
     # The untouched cursor still works.
     assert _list(functions, tenant, **query, cursor=page["next_cursor"])[0] == 200
+
+
+def test_concurrent_requests_of_two_tenants_each_see_only_their_own(
+    aws: LocalStack, functions: FunctionRegistry
+) -> None:
+    """The devstack serves requests as threads of one process: a handler must read its own
+    request (its tenant), never one another thread is resolving at the same moment."""
+    tenant_a, tenant_b = new_tenant("A"), new_tenant("B")
+    mine = {tenant_a: new_payment(tenant_a).payment_id, tenant_b: new_payment(tenant_b).payment_id}
+
+    def read(tenant: str) -> int:
+        return _get(functions, tenant, mine[tenant])[0]
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(read, [tenant_a, tenant_b] * 40))
+    assert statuses == [200] * 80

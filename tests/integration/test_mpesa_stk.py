@@ -410,7 +410,8 @@ def test_two_tenants_push_at_once_each_on_its_own_credentials(
                 lambda t: stk_push(functions, t, key="same-key", phone_number="0712000001"), tenants
             )
         )
-    (_, a, _), (_, b, _) = results
+    (status_a, a, _), (status_b, b, _) = results
+    assert (status_a, status_b) == (202, 202), results
     assert a["payment_id"] != b["payment_id"]
     push_a = daraja.push(a["checkout_request_id"])
     push_b = daraja.push(b["checkout_request_id"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -168,9 +169,39 @@ def _charset(parameters: str) -> str | None:
 
 
 class PaymentsResolver(APIGatewayRestResolver):
-    """Powertools' REST resolver, with request screening in front of routing and validation."""
+    """Powertools' REST resolver, with request screening in front of routing and validation.
+
+    Powertools keeps the request being resolved on its ``BaseRouter`` class, shared by every
+    resolver of the process. Lambda runs one request per process at a time, but the devstack
+    serves concurrent requests as threads of one process, where a handler could read another
+    request's event (its tenant). Each thread therefore keeps its own request here.
+    """
+
+    _request = threading.local()
+
+    @property
+    def current_event(self) -> Any:
+        return self._request.event
+
+    @current_event.setter
+    def current_event(self, value: Any) -> None:
+        self._request.event = value
+
+    @property
+    def lambda_context(self) -> Any:
+        return self._request.context
+
+    @lambda_context.setter
+    def lambda_context(self, value: Any) -> None:
+        self._request.context = value
+
+    def _to_proxy_event(self, event: dict[str, Any]) -> Any:
+        proxy = super()._to_proxy_event(event)
+        self._request.event = proxy  # what resolve() is about to put on the shared class
+        return proxy
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        self._request.context = context
         try:
             event = screened_event(event)
         except PaymentsError as refusal:
