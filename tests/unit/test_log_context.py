@@ -36,7 +36,7 @@ def test_lines_reach_the_logger_of_the_service_running_now(
     handler = Collect()
     service.addHandler(handler)
     try:
-        module._logger().warning("a line")
+        module.function_logger().warning("a line")
     finally:
         service.removeHandler(handler)
     assert [record.getMessage() for record in records] == ["a line"]

@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -33,14 +32,8 @@ from pydantic_core import PydanticCustomError
 
 from payments.api_models import ErrorBody
 from payments.errors import PaymentsError, UnauthorizedError
+from payments.logs import function_logger
 from payments.money import MoneyError
-
-
-def _logger() -> Logger:
-    """A child of the running function's Logger, made when used: made at import, it would be a
-    child of whatever POWERTOOLS_SERVICE_NAME was then (see services/sweeper.py)."""
-    return Logger(child=True)
-
 
 # A JSON request body larger than this is refused (413) before it is parsed; the largest
 # legitimate body (a checkout with full metadata) is about a third of it.
@@ -489,7 +482,7 @@ def create_resolver() -> PaymentsResolver:
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[dict[str, Any]]:
         correlation_id = correlation_id_of(app)
-        _logger().exception("unhandled error", extra={"correlation_id": correlation_id})
+        function_logger().exception("unhandled error", extra={"correlation_id": correlation_id})
         return error_response(
             HTTPStatus.INTERNAL_SERVER_ERROR,
             "internal_error",

@@ -22,8 +22,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from aws_lambda_powertools import Logger
-
 from payments.aws import kms, sqs
 from payments.config import get_settings
 from payments.domain.callbacks import (
@@ -37,16 +35,10 @@ from payments.domain.callbacks import (
 )
 from payments.domain.events import rfc3339
 from payments.errors import NotFoundError, UnprocessableError
+from payments.logs import function_logger
 from payments.services.rate_limits import CostlyOperation, enforce_rate_limit
 from payments.store import callbacks as store
 from payments.store.models import CallbackEndpointItem, DeliveryAttemptItem, DeliveryItem
-
-
-def _logger() -> Logger:
-    """A child of the running function's Logger, made when used: made at import, it would be a
-    child of whatever POWERTOOLS_SERVICE_NAME was then (see services/sweeper.py)."""
-    return Logger(child=True)
-
 
 MAX_ENDPOINTS = 20
 # Deliveries and their attempts are kept this long (the retry schedule spans about 3 days).
@@ -521,7 +513,9 @@ def deliver(task: dict[str, Any]) -> str:
     if scheduled is None:  # the schedule is spent, Retry-After or not
         store.finish_delivery(delivery, "failed", result.status_code)
         _enqueue(delivery_id, attempt, delay_seconds=0, dead_letter=True)
-        _logger().warning("callback delivery failed for good", extra={"delivery_id": delivery_id})
+        function_logger().warning(
+            "callback delivery failed for good", extra={"delivery_id": delivery_id}
+        )
         return "failed"
     # Retry-After is honoured, but never sooner than the schedule's first step.
     retry_in = (

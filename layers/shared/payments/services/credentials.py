@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from payments.aws import kms
 from payments.aws.secrets import read_provider_secret, write_provider_secret
 from payments.config import get_settings
 from payments.errors import ConflictError, NotFoundError, UnprocessableError
+from payments.logs import function_logger
 from payments.providers import SPECS, credential_tester, get_spec
 from payments.providers.base import Credentials, CredentialTestResult, ProviderUnavailableError
 from payments.providers.spec import Capability, ProviderSpec
@@ -27,13 +26,6 @@ from payments.services.rate_limits import CostlyOperation, enforce_rate_limit
 from payments.store import credential_status
 from payments.store.models import CredentialStatusItem
 from payments.store.provider_tokens import DynamoTokenStore
-
-
-def _logger() -> Logger:
-    """A child of the running function's Logger, made when used: made at import, it would be a
-    child of whatever POWERTOOLS_SERVICE_NAME was then (see services/sweeper.py)."""
-    return Logger(child=True)
-
 
 # Every service that calls a provider gets its credentials here first: provider access tokens
 # (Daraja's OAuth) are then shared by all containers through the table, encrypted with our key.
@@ -179,7 +171,7 @@ def run_credential_test(tenant_id: str, provider: str) -> StoredCredentials:
         raise CredentialsChangedError(
             f"the {provider} credentials were replaced during the test; test them again"
         )
-    _logger().info(
+    function_logger().info(
         "credentials tested", extra={"provider": provider, "ok": result.ok, "code": result.code}
     )
     return _stored(tenant_id, provider, secret, status)

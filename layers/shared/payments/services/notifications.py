@@ -9,19 +9,11 @@ import urllib.request
 import uuid
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from payments.aws.secrets import read_provider_secret
+from payments.logs import function_logger
 from payments.money import FIAT_EXPONENTS, Money
 from payments.providers import get_spec
 from payments.store import repositories
-
-
-def _logger() -> Logger:
-    """A child of the running function's Logger, made when used: made at import, it would be a
-    child of whatever POWERTOOLS_SERVICE_NAME was then (see services/sweeper.py)."""
-    return Logger(child=True)
-
 
 OMNISEND_EVENTS = {
     "payment.succeeded": "Payment Receipt",
@@ -98,7 +90,7 @@ def _send(api_key: str, body: dict[str, Any]) -> bool:
         except urllib.error.HTTPError as error:
             if error.code != 429 and error.code < 500:
                 # A request Omnisend will never accept: retrying cannot help.
-                _logger().error("omnisend refused the event", extra={"status": error.code})
+                function_logger().error("omnisend refused the event", extra={"status": error.code})
                 return False
             wait = _retry_after(error.headers.get("Retry-After"), attempt)
         except (urllib.error.URLError, TimeoutError, OSError):

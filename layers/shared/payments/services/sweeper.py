@@ -11,27 +11,15 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from aws_lambda_powertools import Logger
-
 from payments.config import get_settings
 from payments.domain.payment import Payment
+from payments.logs import function_logger
 from payments.providers import get_spec, providers_with, sweeper
 from payments.providers.base import ProviderError, ProviderEvent
 from payments.providers.spec import Capability
 from payments.services.credentials import provider_credentials
 from payments.services.provider_events import EventResult, apply_provider_event
 from payments.store import repositories
-
-
-def _logger() -> Logger:
-    """A child of the running function's Logger: its lines carry that function's Lambda context.
-
-    Made when used, not at import: a child's parent is the logger of POWERTOOLS_SERVICE_NAME as
-    it is at that moment, and a process that imports this module before the function's
-    environment is set (a test run does) would otherwise get an orphan whose lines lose the
-    function's name and request id.
-    """
-    return Logger(child=True)
 
 
 @dataclass
@@ -75,7 +63,7 @@ def sweep(now: datetime | None = None) -> SweepReport:
     # held to its own provider's.
     cutoff = now - min(ages.values(), default=timedelta(0))
     report = SweepReport()
-    log = _logger()
+    log = function_logger()
     for payment in repositories.open_payments_older_than(cutoff):
         report.examined += 1
         age = ages.get(payment.provider)

@@ -20,9 +20,8 @@ import re
 import secrets
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from payments.config import get_settings
+from payments.logs import function_logger
 from payments.providers import get_spec, webhook_confirmer, webhooks
 from payments.providers.base import (
     Credentials,
@@ -40,13 +39,6 @@ from payments.services.provider_events import (
 )
 from payments.store import rate_limits
 from payments.store.state_change import InboxRecord, record_inbox
-
-
-def _logger() -> Logger:
-    """A child of the running function's Logger, made when used: made at import, it would be a
-    child of whatever POWERTOOLS_SERVICE_NAME was then (see services/sweeper.py)."""
-    return Logger(child=True)
-
 
 MAX_BODY_BYTES = 256 * 1024
 _TENANT_PATH = re.compile(r"^/(ten_[A-Za-z0-9]{1,64})(?:/([A-Za-z0-9_-]{32,128}))?/?$")
@@ -95,7 +87,7 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     source_ip = str(request.get("sourceIp", ""))
     if not _source_allowed(provider, source_ip):
-        _logger().warning(
+        function_logger().warning(
             "webhook from outside the provider's source networks",
             extra={"provider": provider, "tenant_id": tenant_id, "source_ip": source_ip},
         )
@@ -106,20 +98,24 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
     if credentials is None:
         # Unknown tenant or provider not set up: nothing to verify with. Not stored, so that
         # anonymous traffic to made-up tenant paths cannot fill the table.
-        _logger().warning("webhook for an unconfigured tenant", extra={"provider": provider})
+        function_logger().warning(
+            "webhook for an unconfigured tenant", extra={"provider": provider}
+        )
         return _answer(spec, 400, "signature_verification_failed")
     try:
         translated = webhooks(provider).verify_webhook(credentials, body, headers)
     except WebhookVerificationError as error:
         _record_rejection(provider, tenant_id, body, error.reason)
-        _logger().warning("webhook rejected", extra={"provider": provider, "reason": error.reason})
+        function_logger().warning(
+            "webhook rejected", extra={"provider": provider, "reason": error.reason}
+        )
         return _answer(spec, 400, "signature_verification_failed")
     if spec.webhook_path_token or spec.webhook_confirmation is not None:
         try:
             translated = _confirmed(spec, tenant_id, credentials, translated, path_token)
         except WebhookVerificationError as error:
             _record_rejection(provider, tenant_id, body, error.reason)
-            _logger().warning(
+            function_logger().warning(
                 "webhook not confirmed", extra={"provider": provider, "reason": error.reason}
             )
             return _answer(spec, 400, "not_confirmed")
@@ -129,7 +125,7 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
         event=translated,
         raw_payload=body.decode("utf-8"),
     )
-    _logger().info(
+    function_logger().info(
         "webhook processed",
         extra={
             "provider": provider,
@@ -218,7 +214,7 @@ def _record_rejection(provider: str, tenant_id: str, body: bytes, reason: str) -
         window_seconds=REJECTION_STORAGE_WINDOW_SECONDS,
     )
     if not allowance.allowed:
-        _logger().warning(
+        function_logger().warning(
             "rejected webhook not stored: the tenant's hourly allowance is used up",
             extra={
                 "provider": provider,
