@@ -24,7 +24,8 @@ from payments.providers import (
     providers_with,
 )
 from payments.providers.base import CheckoutCustomer, CheckoutRequest, ProviderRejectedError
-from payments.providers.spec import AmountNotSupportedError, Capability, ProviderSpec
+from payments.providers.spec import Capability, ProviderSpec
+from payments.services.amounts import check_provider_amount
 from payments.services.credentials import provider_credentials
 from payments.services.customers import checkout_customer
 from payments.services.rate_limits import CostlyOperation, enforce_rate_limit
@@ -146,19 +147,7 @@ def checkout_view(payment: Payment) -> dict[str, Any]:
 def _validated(request: CheckoutInput, spec: ProviderSpec) -> Money:
     currency = fiat_currency(request.currency)
     money = Money(request.amount, currency.code)
-    if money.minor <= 0:
-        raise UnprocessableError("amount must be a positive integer", code="invalid_amount")
-    try:
-        in_provider_units = spec.units.to_provider(money.minor, money.currency)
-    except AmountNotSupportedError as error:
-        raise UnprocessableError(str(error), code="amount_not_supported") from None
-    limit = spec.limits.max_amount
-    if limit is not None and in_provider_units > limit:
-        raise UnprocessableError(
-            f"amount is above {spec.display_name}'s ceiling for one payment "
-            f"({limit} in its units; {money.currency} {money.minor} is {in_provider_units})",
-            code="amount_too_large",
-        )
+    check_provider_amount(spec, money)
     if request.success_url is None:
         if spec.requires_success_url:
             raise UnprocessableError(

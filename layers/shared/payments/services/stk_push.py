@@ -17,6 +17,7 @@ from typing import Any
 from payments.domain.payment import Customer, Payment
 from payments.domain.states import OPEN_STATUSES, PaymentStatus
 from payments.errors import ConflictError, UnprocessableError
+from payments.money import Money
 from payments.providers import push_payments
 from payments.providers.base import ProviderRejectedError, ProviderUnavailableError, PushRequest
 from payments.providers.mpesa_spec import (
@@ -29,12 +30,14 @@ from payments.providers.mpesa_spec import (
     InvalidPhoneNumberError,
     normalise_phone,
 )
-from payments.providers.spec import AmountNotSupportedError
+from payments.services.amounts import check_provider_amount
 from payments.services.credentials import provider_credentials
 from payments.services.rate_limits import CostlyOperation, enforce_rate_limit
 from payments.services.transitions import apply_transition, create_payment
 from payments.services.webhooks import new_webhook_token, payment_webhook_url
 from payments.store import claims, repositories
+
+__all__ = ["MAX_ACCOUNT_REFERENCE", "MAX_AMOUNT_KES", "MAX_TRANSACTION_DESC"]  # for the handler
 
 # Daraja refuses a second push to one phone within two minutes (ResultCode 17); we refuse it
 # first, with a clear answer, unless the earlier payment is already final.
@@ -158,18 +161,7 @@ def stk_push_view(payment: Payment, customer_message: str) -> dict[str, Any]:
 
 
 def _validated(request: StkPushInput) -> str:
-    if request.amount <= 0:
-        raise UnprocessableError("amount must be a positive integer", code="invalid_amount")
-    try:
-        shillings = SPEC.units.to_provider(request.amount, CURRENCY)
-    except AmountNotSupportedError as error:
-        raise UnprocessableError(str(error), code="amount_not_supported") from None
-    if shillings > MAX_AMOUNT_KES:
-        raise UnprocessableError(
-            f"M-PESA takes at most KES {MAX_AMOUNT_KES:,} in one push "
-            f"(amount {MAX_AMOUNT_KES * 100} in cents)",
-            code="amount_too_large",
-        )
+    check_provider_amount(SPEC, Money(request.amount, CURRENCY))
     for name, value, most in (
         ("account_reference", request.account_reference, MAX_ACCOUNT_REFERENCE),
         ("transaction_desc", request.transaction_desc, MAX_TRANSACTION_DESC),
