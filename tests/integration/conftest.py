@@ -13,6 +13,7 @@ from moto import mock_aws
 from devstack.lambdas import FunctionRegistry
 from devstack.moto_support import serialize_dynamodb
 from devstack.provision import provision
+from devstack.sandboxes.daraja import ChaosSettings, DarajaSandbox, Settings
 from devstack.template import LocalStack, load_template
 from payments.config import reset_settings
 
@@ -59,3 +60,28 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch, aws: LocalStack) -> AwsCallCounte
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
     return counter
+
+
+# Nothing listens on port 9: Daraja sandbox callbacks to it fail, and tests deliver the body.
+MPESA_WEBHOOK_BASE = "http://127.0.0.1:9/WebhookMpesaFunction/"
+
+
+@pytest.fixture(scope="module")
+def daraja_sandbox() -> Iterator[DarajaSandbox]:
+    with DarajaSandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def daraja(
+    aws: LocalStack, daraja_sandbox: DarajaSandbox, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DarajaSandbox]:
+    """The Daraja sandbox as M-PESA's API (and where pushes say callbacks go), its settings and
+    chaos switches fresh for each test; "no answer" ends a push after 0.2 s."""
+    monkeypatch.setenv("PROVIDER_API_BASE_MPESA", daraja_sandbox.base_url)
+    monkeypatch.setenv("PROVIDER_WEBHOOK_URL_MPESA", MPESA_WEBHOOK_BASE)
+    reset_settings()
+    daraja_sandbox.settings = Settings(no_answer_delay_seconds=0.2)
+    daraja_sandbox.chaos = ChaosSettings()
+    yield daraja_sandbox
+    daraja_sandbox.settings, daraja_sandbox.chaos = Settings(), ChaosSettings()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 import requests
 
 from devstack.lambdas import FunctionRegistry
-from devstack.sandboxes.daraja import App, ChaosSettings, DarajaSandbox, Settings
+from devstack.sandboxes.daraja import App, DarajaSandbox
 from devstack.stack import mpesa_credential_values
 from devstack.template import LocalStack
 from payments.aws import kms
@@ -34,23 +33,6 @@ from tests.conftest import load_event
 from tests.integration.helpers import items_of_type, new_tenant
 
 CALLBACK = "http://127.0.0.1:9/mpesa/tenant-1/token-1"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[DarajaSandbox]:
-    with DarajaSandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def daraja(
-    aws: LocalStack, sandbox: DarajaSandbox, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[DarajaSandbox]:
-    monkeypatch.setenv("PROVIDER_API_BASE_MPESA", sandbox.base_url)
-    reset_settings()
-    sandbox.settings, sandbox.chaos = Settings(), ChaosSettings()
-    yield sandbox
-    sandbox.settings, sandbox.chaos = Settings(), ChaosSettings()
 
 
 def shared_store() -> SharedTokenStore:

@@ -6,7 +6,6 @@ refresh=true when no callback comes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,35 +13,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from devstack.lambdas import FunctionRegistry
-from devstack.sandboxes.daraja import ChaosSettings, DarajaSandbox, Settings
+from devstack.sandboxes.daraja import DarajaSandbox
 from devstack.stack import mpesa_credential_values
-from devstack.template import LocalStack
 from payments.config import reset_settings
 from payments.services.sweeper import sweep
 from tests.conftest import load_event
+from tests.integration.conftest import MPESA_WEBHOOK_BASE
 from tests.integration.helpers import items_of_type, new_tenant
 
-# Nothing listens on port 9: the sandbox's own delivery fails and the test delivers the body.
-WEBHOOK_BASE = "http://127.0.0.1:9/WebhookMpesaFunction/"
 PHONE = "254708374149"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[DarajaSandbox]:
-    with DarajaSandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def daraja(
-    aws: LocalStack, sandbox: DarajaSandbox, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[DarajaSandbox]:
-    monkeypatch.setenv("PROVIDER_API_BASE_MPESA", sandbox.base_url)
-    monkeypatch.setenv("PROVIDER_WEBHOOK_URL_MPESA", WEBHOOK_BASE)
-    reset_settings()
-    sandbox.settings, sandbox.chaos = Settings(no_answer_delay_seconds=0.2), ChaosSettings()
-    yield sandbox
-    sandbox.settings, sandbox.chaos = Settings(), ChaosSettings()
 
 
 _shortcodes = iter(range(600500, 600999))
@@ -138,7 +117,7 @@ def test_a_paid_push_succeeds_with_its_receipt_once_daraja_confirms_it(
     assert (push["PhoneNumber"], push["Amount"], push["PartyB"]) == (PHONE, 50, push["PartyB"])
     # The CallBackURL is the tenant's and the payment's own token, which is stored hashed.
     callback_url = push["CallBackURL"]
-    assert callback_url.startswith(f"{WEBHOOK_BASE}{tenant}/")
+    assert callback_url.startswith(f"{MPESA_WEBHOOK_BASE}{tenant}/")
     token = callback_url.rsplit("/", 1)[1]
     assert len(token) >= 32
     assert token not in json.dumps(items_of_type("payment"), default=str)
