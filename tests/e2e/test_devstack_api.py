@@ -10,6 +10,9 @@ import requests
 
 from tests.e2e.conftest import RunningDevStack
 
+# The printed line that sets $BASE and $KEY for the commands after it.
+EXPORT_LINE = re.compile(r"^  (export BASE=\S+ KEY=\S+)$", re.MULTILINE)
+
 
 def _auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
@@ -21,7 +24,7 @@ def test_make_dev_prints_a_working_curl_and_the_key(devstack: RunningDevStack) -
     assert info["api_key"] in printed
     assert info["api_base_url"] in printed
     # The printed `export` line, then the printed curl for the demo payment, run as printed.
-    export = re.search(r"^  (export BASE=\S+ KEY=\S+)$", printed, re.MULTILINE)
+    export = EXPORT_LINE.search(printed)
     match = re.search(
         r"^  (curl -s -H \"Authorization: Bearer \$KEY\" \$BASE/v1/payments/pay_\S+)$",
         printed,
@@ -46,7 +49,7 @@ def test_make_dev_prints_an_stk_push_that_works_and_the_phone_page(
     devstack: RunningDevStack,
 ) -> None:
     printed = devstack.printed()
-    export = re.search(r"^  (export BASE=\S+ KEY=\S+)$", printed, re.MULTILINE)
+    export = EXPORT_LINE.search(printed)
     # The printed command: from the last `curl` before the STK push route to the route.
     end = printed.find("$BASE/v1/mpesa/stk-push")
     start = printed.rfind("  curl -s -X POST", 0, end)
