@@ -7,7 +7,6 @@ ends in the DLQ after the queue's maxReceiveCount; it never holds up the rest of
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -16,18 +15,19 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from payments.logs import function_logger
+from payments.observability import observed
 from payments.services import callbacks
 
-logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def handle_record(record: SQSRecord) -> None:
     outcome = callbacks.handle_message(json.loads(record.body))
-    logger.info("callback message handled", extra={"outcome": outcome})
+    function_logger().info("callback message handled", extra={"outcome": outcome})
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed("queue")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(
         event=event, record_handler=handle_record, processor=processor, context=context

@@ -2,9 +2,7 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -25,9 +23,9 @@ from payments.http import (
     id_query,
     tenant_id_of,
 )
+from payments.observability import observed
 from payments.services import callbacks
 
-logger = Logger()
 app = create_resolver()
 
 EndpointId = Annotated[str, id_path("The endpoint's id (we_...)")]
@@ -151,8 +149,6 @@ def retry_delivery(delivery_id: DeliveryId) -> DeliveryRetryView:
     )
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
-)
+@observed("api")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -2,8 +2,6 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -19,9 +17,9 @@ from payments.http import (
     tenant_id_of,
 )
 from payments.idempotency import run_idempotently
+from payments.observability import observed
 from payments.services.checkout import CheckoutInput, checkout_providers, start_checkout
 
-logger = Logger()
 app = create_resolver()
 
 PAYABLE = r"^[A-Za-z0-9_.:\-]+$"
@@ -179,8 +177,6 @@ def create_checkout(body: CheckoutBody, idempotency_key: IdempotencyKey) -> Chec
     return CheckoutView.model_validate(result)
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
-)
+@observed("api")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

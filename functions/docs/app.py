@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from payments.http import api_responses, create_resolver
+from payments.observability import observed
 
 app = create_resolver()
 
@@ -120,5 +121,6 @@ def swagger_asset(
     return Response(200, content_type, _read(file_name), headers=_headers())
 
 
+@observed("api")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

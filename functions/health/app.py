@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from payments.api_models import HealthView
 from payments.config import get_settings
 from payments.http import api_responses, create_resolver
+from payments.observability import observed
 
 app = create_resolver()
 
@@ -22,5 +23,6 @@ def health() -> HealthView:
     return HealthView(status="ok", stage=get_settings().stage)
 
 
+@observed("api")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -3,8 +3,6 @@
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -13,10 +11,10 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from payments.logs import function_logger
+from payments.observability import Metric, count, observed
 from payments.services.notifications import notify
 
-logger = Logger()
-metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -24,12 +22,11 @@ def handle_record(record: SQSRecord) -> None:
     outcome = notify(json.loads(record.body))
     if outcome.startswith("skipped"):
         # Not an error: the tenant has no Omnisend key (or the customer no e-mail).
-        metrics.add_metric(name="NotificationsSkipped", unit=MetricUnit.Count, value=1)
-    logger.info("notification handled", extra={"outcome": outcome})
+        count(Metric.NOTIFICATIONS_SKIPPED, reason=outcome)
+    function_logger().info("notification handled", extra={"outcome": outcome})
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
+@observed("queue")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(
         event=event, record_handler=handle_record, processor=processor, context=context

@@ -6,8 +6,6 @@ the webhook URL the tenant registers at the provider.
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -22,10 +20,10 @@ from payments.http import (
     id_path,
     tenant_id_of,
 )
+from payments.observability import observed
 from payments.services import credentials
 from payments.services.credentials import StoredCredentials
 
-logger = Logger()
 app = create_resolver()
 
 TAGS = ["providers"]
@@ -124,8 +122,6 @@ def test_credentials(provider: Provider) -> ProviderCredentialsView:
     return _view(credentials.run_credential_test(tenant_id_of(app), provider))
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
-)
+@observed("api")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

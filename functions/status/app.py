@@ -3,19 +3,16 @@ or ?provider_reference=."""
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from payments.api_models import PaymentDetailView, PaymentPage
 from payments.config import get_settings
 from payments.errors import NotFoundError, PaymentsError
 from payments.http import AUTHORIZED_ERRORS, api_responses, create_resolver, id_path, tenant_id_of
+from payments.observability import observed
 from payments.services import status
 
-logger = Logger()
-tracer = Tracer()
 app = create_resolver()
 
 PaymentId = Annotated[str, id_path("The payment's id (pay_...)")]
@@ -38,7 +35,6 @@ PAYABLE_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
         200, PaymentDetailView, "The payment", 400, 404, 429, *AUTHORIZED_ERRORS
     ),
 )
-@tracer.capture_method
 def get_payment(
     payment_id: PaymentId,
     refresh: Annotated[
@@ -69,7 +65,6 @@ def get_payment(
     tags=["payments"],
     responses=api_responses(200, PaymentPage, "One page of payments", 400, 422, *AUTHORIZED_ERRORS),
 )
-@tracer.capture_method
 def list_payments(
     payable_type: Annotated[
         str | None,
@@ -135,9 +130,6 @@ def list_payments(
     return PaymentPage.model_validate(page)
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
-)
-@tracer.capture_lambda_handler
+@observed("api")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

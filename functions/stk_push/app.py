@@ -3,8 +3,6 @@ object, with the tenant's own Daraja credentials."""
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -19,6 +17,7 @@ from payments.http import (
     tenant_id_of,
 )
 from payments.idempotency import run_idempotently
+from payments.observability import observed
 from payments.services.stk_push import (
     MAX_ACCOUNT_REFERENCE,
     MAX_AMOUNT_KES,
@@ -27,7 +26,6 @@ from payments.services.stk_push import (
     start_stk_push,
 )
 
-logger = Logger()
 app = create_resolver()
 
 PAYABLE = r"^[A-Za-z0-9_.:\-]+$"
@@ -161,8 +159,6 @@ def create_stk_push(body: StkPushBody, idempotency_key: IdempotencyKey) -> StkPu
     return StkPushView.model_validate(result)
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
-)
+@observed("api")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -3,16 +3,15 @@
 from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from payments.logs import function_logger
+from payments.observability import observed
 from payments.services.sweeper import sweep
 
-logger = Logger()
 
-
-@logger.inject_lambda_context(clear_state=True)
+@observed("schedule")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = asdict(sweep())
-    logger.info("sweep finished", extra=report)
+    function_logger().info("sweep finished", extra=report)
     return report

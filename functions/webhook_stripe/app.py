@@ -2,14 +2,12 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from payments.observability import observed
 from payments.services.webhooks import receive_webhook
 
-logger = Logger()
 
-
-@logger.inject_lambda_context(clear_state=True)
+@observed("function_url")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return receive_webhook("stripe", event)

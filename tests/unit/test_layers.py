@@ -24,9 +24,20 @@ ALLOWED = (
     "payments.config",
     "payments.errors",
     "payments.domain",
+    "payments.observability",
+    "payments.logs",
 )
 # Storage, provider adapters and AWS clients belong behind the services.
 FORBIDDEN_EXTERNAL = ("boto3", "botocore", "pynamodb", "stripe")
+# Logs, metrics and tracing are decided once, in payments.observability: a handler that made its
+# own Logger, Metrics or Tracer would log, measure or trace differently from the others.
+OBSERVABILITY_OWN = (
+    "aws_lambda_powertools.logging",
+    "aws_lambda_powertools.metrics",
+    "aws_lambda_powertools.tracing",
+    "aws_xray_sdk",
+)
+OBSERVABILITY_NAMES = {"Logger", "Metrics", "Tracer", "single_metric", "EphemeralMetrics"}
 
 
 def _imports(path: Path) -> list[str]:
@@ -52,3 +63,37 @@ def test_handlers_reach_storage_providers_and_aws_only_through_services(handler:
     ours = [name for name in _imports(handler) if name.split(".")[0] == "payments"]
     assert [name for name in ours if not _within(name, ALLOWED)] == []
     assert [name for name in _imports(handler) if _within(name, FORBIDDEN_EXTERNAL)] == []
+
+
+@pytest.mark.parametrize("handler", HANDLERS, ids=lambda p: p.parent.name)
+def test_handlers_log_and_measure_only_through_the_observability_module(handler: Path) -> None:
+    tree = ast.parse(handler.read_text(encoding="utf-8"))
+    assert [name for name in _imports(handler) if _within(name, OBSERVABILITY_OWN)] == []
+    powertools_names = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith("aws_lambda_powertools")
+        for alias in node.names
+    }
+    assert powertools_names & OBSERVABILITY_NAMES == set()
+    entry = next(
+        node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "handler"
+    )
+    # The entry point is wrapped by observed(...) and by nothing else.
+    decorators = [ast.unparse(decorator) for decorator in entry.decorator_list]
+    assert len(decorators) == 1, decorators
+    assert decorators[0].startswith("observed("), decorators
+
+
+def test_only_the_observability_module_makes_loggers_metrics_or_tracers() -> None:
+    package = ROOT / "layers/shared/payments"
+    makers = {
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith("aws_lambda_powertools")
+        and {alias.name for alias in node.names} & OBSERVABILITY_NAMES
+    }
+    assert makers == {"observability.py", "logs.py"}

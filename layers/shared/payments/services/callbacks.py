@@ -36,6 +36,7 @@ from payments.domain.callbacks import (
 from payments.domain.events import rfc3339
 from payments.errors import NotFoundError, UnprocessableError
 from payments.logs import function_logger
+from payments.observability import Metric, bind, count
 from payments.services.rate_limits import CostlyOperation, enforce_rate_limit
 from payments.store import callbacks as store
 from payments.store.models import CallbackEndpointItem, DeliveryAttemptItem, DeliveryItem
@@ -276,6 +277,7 @@ def fan_out(bus_event: dict[str, Any]) -> int:
     were created now (0 for an event already fanned out)."""
     envelope = json.loads(bus_event["detail"]["envelope"]["S"])
     tenant_id, event_id, event_type = envelope["tenant_id"], envelope["id"], envelope["type"]
+    bind(event_id=event_id, tenant_id=tenant_id)
     body = json.dumps(
         {"type": event_type, "timestamp": envelope["occurred_at"], "data": envelope["data"]},
         separators=(",", ":"),
@@ -475,6 +477,13 @@ def deliver(task: dict[str, Any]) -> str:
     attempt = store.claim_attempt(delivery, lease)
     if attempt is None:
         return "claimed_elsewhere"
+    # The merchant's receiver sees the event id as webhook-id: the last link of the chain.
+    bind(
+        delivery_id=delivery_id,
+        event_id=delivery.event_id,
+        webhook_id=delivery.event_id,
+        tenant_id=delivery.tenant_id,
+    )
     body = delivery.body.encode()
     timestamp = int(time.time())
     headers = {
@@ -488,6 +497,9 @@ def deliver(task: dict[str, Any]) -> str:
     }
     result = _post(endpoint.url, headers, body)
     verdict = judge_response(result.status_code, result.retry_after)
+    count(Metric.CALLBACK_ATTEMPTS)
+    if verdict.verdict is not ResponseVerdict.DELIVERED:
+        count(Metric.CALLBACK_FAILURES)
     store.record_attempt(
         DeliveryAttemptItem(
             *DeliveryAttemptItem.key(delivery_id, attempt),

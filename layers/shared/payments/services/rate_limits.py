@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from payments.config import RateLimit, Settings, get_settings
 from payments.errors import RateLimitedError
+from payments.observability import Metric, count
 from payments.store import rate_limits
 
 
@@ -44,6 +45,7 @@ def enforce_rate_limit(tenant_id: str, operation: CostlyOperation) -> None:
         tenant_id, operation.value, capacity=limit.capacity, window_seconds=limit.window_seconds
     )
     if not decision.allowed:
+        count(Metric.RATE_LIMIT_REFUSALS, operation=operation.value)
         raise RateLimitedError(
             f"too many {_DESCRIPTIONS[operation]}: at most {limit.capacity} per "
             f"{limit.window_seconds} s; retry in {decision.retry_after_seconds} s",

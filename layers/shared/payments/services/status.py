@@ -9,8 +9,6 @@ from payments.domain.states import OPEN_STATUSES
 from payments.providers import SPECS, get_spec
 from payments.providers.base import ProviderError
 from payments.providers.spec import Capability
-from payments.services.rate_limits import CostlyOperation, enforce_rate_limit
-from payments.services.sweeper import settle_from_provider
 from payments.store import repositories
 
 
@@ -60,6 +58,11 @@ def refreshed_payment_status(tenant_id: str, payment_id: str) -> dict[str, Any] 
     elif Capability.SWEEP not in get_spec(payment.provider).capabilities:
         refresh = {"outcome": "unavailable", "code": "refresh_not_supported"}
     else:
+        # The refresh path's own modules (the provider event pipeline, credentials, rate
+        # limits): loaded by the first refresh, so a plain read never pays for them.
+        from payments.services.rate_limits import CostlyOperation, enforce_rate_limit
+        from payments.services.sweeper import settle_from_provider
+
         enforce_rate_limit(tenant_id, CostlyOperation.PAYMENT_REFRESH)
         try:
             settled = settle_from_provider(payment)

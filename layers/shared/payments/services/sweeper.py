@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from payments.config import get_settings
 from payments.domain.payment import Payment
 from payments.logs import function_logger
+from payments.observability import Metric, count
 from payments.providers import get_spec, providers_with, sweeper
 from payments.providers.base import ProviderError, ProviderEvent
 from payments.providers.spec import Capability
@@ -69,6 +70,7 @@ def sweep(now: datetime | None = None) -> SweepReport:
         age = ages.get(payment.provider)
         if age is None:
             report.still_open += 1  # only the provider's own notification can settle it
+            count(Metric.PAYMENTS_OPEN_PAST_SWEEPER_AGE, provider=payment.provider)
             continue
         if payment.updated_at > now - age:
             report.still_open += 1  # not yet due for its provider
@@ -77,6 +79,7 @@ def sweep(now: datetime | None = None) -> SweepReport:
             settled = settle_from_provider(payment)
         except ProviderError as error:
             report.errors += 1
+            count(Metric.PAYMENTS_OPEN_PAST_SWEEPER_AGE, provider=payment.provider)
             log.warning(
                 "sweeper could not ask the provider",
                 extra={"payment_id": payment.payment_id, "code": error.code},
@@ -84,14 +87,17 @@ def sweep(now: datetime | None = None) -> SweepReport:
             continue
         except Exception:  # one bad payment must not stop the sweep of the others
             report.errors += 1
+            count(Metric.PAYMENTS_OPEN_PAST_SWEEPER_AGE, provider=payment.provider)
             log.exception("sweeper failed on a payment", extra={"payment_id": payment.payment_id})
             continue
         if settled is None:
             report.still_open += 1
+            count(Metric.PAYMENTS_OPEN_PAST_SWEEPER_AGE, provider=payment.provider)
             continue
         event, result = settled
         status = event.requested_status.value if event.requested_status else "none"
         report.settled[status] = report.settled.get(status, 0) + 1
+        count(Metric.SWEEPER_SETTLEMENTS, provider=payment.provider, status=status)
         log.info(
             "sweeper settled a payment",
             extra={"payment_id": payment.payment_id, "outcome": result.outcome.value},

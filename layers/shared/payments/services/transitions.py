@@ -18,7 +18,9 @@ from payments.domain.ledger import JournalEntry, capture_entry
 from payments.domain.payment import Customer, Payment
 from payments.domain.states import PaymentStatus, decide_transition
 from payments.errors import BusyError, NotFoundError
+from payments.logs import function_logger
 from payments.money import Amount, amount_for
+from payments.observability import Metric, bind, count
 from payments.store import repositories
 from payments.store.mapping import provider_ref_item
 from payments.store.state_change import (
@@ -113,6 +115,8 @@ def create_payment(
     outcome = commit_state_change(change)
     if outcome is not CommitOutcome.COMMITTED:
         raise PaymentChangedConcurrentlyError(f"payment {payment.payment_id} already exists")
+    _committed(change)
+    count(Metric.PAYMENTS_CREATED, provider=provider)
     return payment
 
 
@@ -188,6 +192,10 @@ def apply_transition(
             extra_items=extra,
         )
         outcome = commit_state_change(change)
+        if outcome is CommitOutcome.COMMITTED and decision.applies:
+            _committed(change)
+            if requested in _OUTCOME_METRICS:
+                count(_OUTCOME_METRICS[requested], provider=updated.provider)
         if outcome is not CommitOutcome.CONFLICT:
             return TransitionResult(
                 updated if outcome is CommitOutcome.COMMITTED else current,
@@ -197,6 +205,31 @@ def apply_transition(
             )
         current = None
     raise PaymentChangedConcurrentlyError(payment_id)
+
+
+# A payment's final outcomes, as the operator counts them (expired and canceled are failures to
+# pay, in the status dimension).
+_OUTCOME_METRICS = {
+    PaymentStatus.SUCCEEDED: Metric.PAYMENTS_SUCCEEDED,
+    PaymentStatus.FAILED: Metric.PAYMENTS_FAILED,
+    PaymentStatus.EXPIRED: Metric.PAYMENTS_FAILED,
+    PaymentStatus.CANCELED: Metric.PAYMENTS_FAILED,
+}
+
+
+def _committed(change: StateChange) -> None:
+    """The log line that joins a request to what it caused: the payment and the outbox
+    events (each later callback delivery logs its event id)."""
+    bind(payment_id=change.payment.payment_id)
+    function_logger().info(
+        "payment state committed",
+        extra={
+            "payment_id": change.payment.payment_id,
+            "status": change.payment.status.value,
+            "event_ids": [event.id for event in change.events],
+            "journal_entries": [entry.entry_id for entry in change.journal],
+        },
+    )
 
 
 def capture_journal(payment: Payment) -> list[JournalEntry]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from payments.config import get_settings
 from payments.logs import function_logger
+from payments.observability import Metric, bind, count
 from payments.providers import get_spec, webhook_confirmer, webhooks
 from payments.providers.base import (
     Credentials,
@@ -69,6 +70,7 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
     """Handle one function-URL delivery; answers as the provider expects (2xx = stop retrying),
     in the reply shape its spec declares."""
     spec = get_spec(provider)
+    bind(provider=provider)
     request = event.get("requestContext", {}).get("http", {})
     if str(request.get("method", "POST")).upper() != "POST":
         return _answer(spec, 405, "method_not_allowed")
@@ -119,6 +121,7 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
                 "webhook not confirmed", extra={"provider": provider, "reason": error.reason}
             )
             return _answer(spec, 400, "not_confirmed")
+    bind(provider_event_id=translated.event_id)
     result = apply_provider_event(
         tenant_id=tenant_id,
         provider=provider,
@@ -251,9 +254,24 @@ _REFUSALS = {
 }
 
 
+# Every delivery ends in _answer: it counts it once, as received and by how it ended.
+_OUTCOME_METRICS = {
+    EventOutcome.APPLIED: Metric.WEBHOOKS_APPLIED,
+    EventOutcome.DUPLICATE: Metric.WEBHOOKS_DUPLICATE,
+    EventOutcome.IGNORED: Metric.WEBHOOKS_IGNORED,
+}
+
+
 def _answer(
     spec: ProviderSpec, status: int, code: str, *, outcome: EventOutcome | None = None
 ) -> dict[str, Any]:
+    count(Metric.WEBHOOKS_RECEIVED, provider=spec.name)
+    if outcome is None or outcome is EventOutcome.REJECTED:
+        reason = code if outcome is None else "event_rejected"
+        count(Metric.WEBHOOKS_REJECTED, provider=spec.name)
+        count(Metric.WEBHOOKS_REJECTED_BY_REASON, provider=spec.name, reason=reason)
+    else:
+        count(_OUTCOME_METRICS[outcome], provider=spec.name)
     reply = spec.webhook_reply(
         WebhookAnswer(
             status=status,
