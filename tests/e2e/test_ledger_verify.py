@@ -5,6 +5,7 @@ from __future__ import annotations
 import boto3
 
 from payments.domain.states import PaymentStatus
+from payments.store.models import AccountBalanceItem, ledger_shard
 from tests.e2e.conftest import RunningDevStack
 
 
@@ -33,7 +34,11 @@ def test_ledger_verify_passes_clean_and_fails_on_a_corrupted_balance(
     assert f"{tenant_id}: ok (" in clean.stdout
 
     table = boto3.resource("dynamodb").Table(devstack.info["environment"]["PAYMENTS_TABLE_NAME"])
-    key = {"pk": f"LEDGER#{tenant_id}", "sk": "BALANCE#merchant_sales#KES"}
+    # The balance item of this payment's ledger shard.
+    pk, sk = AccountBalanceItem.key(
+        tenant_id, ledger_shard(payment.payment_id), "merchant_sales", "KES"
+    )
+    key = {"pk": pk, "sk": sk}
     # Other tests take KES payments for the demo tenant too: the corruption is one more than
     # whatever the balance is now.
     credits = int(table.get_item(Key=key, ConsistentRead=True)["Item"]["credits"])

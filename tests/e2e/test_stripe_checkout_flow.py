@@ -87,8 +87,10 @@ def _balances(devstack: RunningDevStack) -> dict[str, int]:
     from payments.store import repositories
 
     balances = {
-        f"{b.account}:{b.currency}": int(b.debits) - int(b.credits)
-        for b in repositories.account_balances(devstack.info["tenant_id"])
+        f"{account}:{currency}": int(debits) - int(credits)
+        for (account, currency), (debits, credits) in repositories.tenant_balances(
+            devstack.info["tenant_id"]
+        ).items()
     }
     return {account: balance for account, balance in balances.items() if balance}
 

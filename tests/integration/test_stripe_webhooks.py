@@ -57,8 +57,8 @@ def _final_state(tenant_id: str, payment_id: str) -> dict[str, Any]:
     assert details is not None
     payment = details.payment
     balances = {
-        (b.account, b.currency): (int(b.debits), int(b.credits))
-        for b in repositories.account_balances(tenant_id)
+        key: (int(debits), int(credits))
+        for key, (debits, credits) in repositories.tenant_balances(tenant_id).items()
     }
     report = verify_tenant_ledger(tenant_id)
     assert report.ok, report.discrepancies

@@ -1,7 +1,14 @@
-"""`payctl ledger verify`: proves the stored ledger agrees with itself."""
+"""`payctl ledger verify`: proves the stored ledger agrees with itself.
+
+A tenant's ledger lives in shards (store.models.LEDGER_SHARDS, chosen by the payment) plus the
+partition it had before sharding; each is proved against its own journal entries, so a wrong
+shard cannot hide behind another that is wrong the other way. The report counts the tenant's
+entries and its distinct accounts.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 from payments.domain.ledger import JournalLine, LedgerDiscrepancy, StoredBalance, reconcile
@@ -22,31 +29,41 @@ class LedgerReport:
 
 
 def verify_tenant_ledger(tenant_id: str) -> LedgerReport:
-    entries = [
-        (
-            item.entry_id,
-            [
-                JournalLine(
-                    line.account,
-                    line.currency,
-                    debit=stored_amount(line.currency, line.debit),
-                    credit=stored_amount(line.currency, line.credit),
-                )
-                for line in item.lines
-            ],
+    entries: dict[str, list[tuple[str, list[JournalLine]]]] = defaultdict(list)
+    for item in repositories.journal_entries(tenant_id):
+        entries[item.pk].append(
+            (
+                item.entry_id,
+                [
+                    JournalLine(
+                        line.account,
+                        line.currency,
+                        debit=stored_amount(line.currency, line.debit),
+                        credit=stored_amount(line.currency, line.credit),
+                    )
+                    for line in item.lines
+                ],
+            )
         )
-        for item in repositories.journal_entries(tenant_id)
-    ]
-    balances = [
-        StoredBalance(
-            item.account,
-            item.currency,
-            stored_amount(item.currency, item.debits),
-            stored_amount(item.currency, item.credits),
+    balances: dict[str, list[StoredBalance]] = defaultdict(list)
+    for balance in repositories.account_balances(tenant_id):
+        balances[balance.pk].append(
+            StoredBalance(
+                balance.account,
+                balance.currency,
+                stored_amount(balance.currency, balance.debits),
+                stored_amount(balance.currency, balance.credits),
+            )
         )
-        for item in repositories.account_balances(tenant_id)
+    problems = [
+        LedgerDiscrepancy(problem.account, problem.currency, f"{problem.problem} (in {partition})")
+        for partition in sorted(set(entries) | set(balances))
+        for problem in reconcile(entries.get(partition, []), balances.get(partition, []))
     ]
-    return LedgerReport(tenant_id, len(entries), len(balances), reconcile(entries, balances))
+    accounts = {(b.account, b.currency) for shard in balances.values() for b in shard}
+    return LedgerReport(
+        tenant_id, sum(len(shard) for shard in entries.values()), len(accounts), problems
+    )
 
 
 def verify_ledger(tenant_ids: list[str] | None = None) -> list[LedgerReport]:

@@ -7,6 +7,7 @@ through a float (pynamodb's ``NumberAttribute`` round-trips through ``json`` and
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -386,6 +387,37 @@ class DeliveryAttemptItem(PaymentsTableModel):
 # --- ledger --------------------------------------------------------------------------------
 
 
+# A tenant's ledger is spread over LEDGER_SHARDS partitions, chosen by the payment: a capture
+# writes its journal entry and the balances it moves in its payment's shard only, so captures of
+# different payments of one tenant (but for a 1-in-LEDGER_SHARDS chance) touch disjoint items
+# and no balance item is hot. A balance is the sum of its shards (``ledger verify`` proves each
+# shard against its own entries). Changing the number would move payments between shards: it is
+# part of the data format.
+LEDGER_SHARDS = 32
+# Where a tenant's whole ledger lived before it was sharded (issue 9): still read, never written.
+LEGACY_LEDGER_SHARD = -1
+
+
+def ledger_shard(payment_id: str) -> int:
+    """The ledger shard of a payment: stable across processes and versions (not ``hash()``)."""
+    digest = hashlib.blake2b(payment_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % LEDGER_SHARDS
+
+
+def ledger_partition(tenant_id: str, shard: int) -> str:
+    if shard == LEGACY_LEDGER_SHARD:
+        return f"LEDGER#{tenant_id}"
+    if not 0 <= shard < LEDGER_SHARDS:
+        raise ValueError(f"no ledger shard {shard}")
+    return f"LEDGER#{tenant_id}#{shard:02d}"
+
+
+def ledger_partitions(tenant_id: str) -> list[str]:
+    """Every partition that may hold this tenant's ledger: the shards and the legacy one."""
+    shards = [LEGACY_LEDGER_SHARD, *range(LEDGER_SHARDS)]
+    return [ledger_partition(tenant_id, shard) for shard in shards]
+
+
 class JournalLineMap(MapAttribute[str, Any]):
     account = UnicodeAttribute()
     currency = UnicodeAttribute()
@@ -404,8 +436,8 @@ class JournalEntryItem(PaymentsTableModel):
     created_at = UTCDateTimeAttribute()
 
     @staticmethod
-    def key(tenant_id: str, created_at: str, entry_id: str) -> tuple[str, str]:
-        return f"LEDGER#{tenant_id}", f"ENTRY#{created_at}#{entry_id}"
+    def key(tenant_id: str, shard: int, created_at: str, entry_id: str) -> tuple[str, str]:
+        return ledger_partition(tenant_id, shard), f"ENTRY#{created_at}#{entry_id}"
 
 
 class AccountBalanceItem(PaymentsTableModel):
@@ -418,8 +450,8 @@ class AccountBalanceItem(PaymentsTableModel):
     credits = AmountAttribute()
 
     @staticmethod
-    def key(tenant_id: str, account: str, currency: str) -> tuple[str, str]:
-        return f"LEDGER#{tenant_id}", f"BALANCE#{account}#{currency}"
+    def key(tenant_id: str, shard: int, account: str, currency: str) -> tuple[str, str]:
+        return ledger_partition(tenant_id, shard), f"BALANCE#{account}#{currency}"
 
 
 # --- webhooks and events -------------------------------------------------------------------

@@ -21,12 +21,14 @@ from pynamodb.transactions import TransactWrite
 from payments.domain.payment import Payment
 from payments.domain.refunds import Refund
 from payments.errors import PaymentsError
+from payments.money import Amount
 from payments.store.mapping import (
     PENDING_SHARDS,
     item_to_payment,
     item_to_refund,
     payable_partition,
     provider_ref_partition,
+    stored_amount,
 )
 from payments.store.models import (
     AccountBalanceItem,
@@ -38,6 +40,7 @@ from payments.store.models import (
     PaymentItem,
     RefundItem,
     TenantItem,
+    ledger_partitions,
     utc_key_time,
 )
 
@@ -421,19 +424,27 @@ _CURSOR_SORT_KEY = re.compile(r"[0-9T:.\-+Z]{10,40}#[A-Za-z0-9_\-]{1,64}")
 
 
 def journal_entries(tenant_id: str) -> Iterator[JournalEntryItem]:
-    """Every journal entry of a tenant, oldest first."""
-    return iter(
-        JournalEntryItem.query(f"LEDGER#{tenant_id}", JournalEntryItem.sk.startswith("ENTRY#"))
-    )
+    """Every journal entry of a tenant, shard by shard (oldest first within each): one query
+    per ledger partition (models.ledger_partitions), the pre-shard one included."""
+    for partition in ledger_partitions(tenant_id):
+        yield from JournalEntryItem.query(partition, JournalEntryItem.sk.startswith("ENTRY#"))
 
 
 def account_balances(tenant_id: str) -> Iterator[AccountBalanceItem]:
-    """Every account balance of a tenant."""
-    return iter(
-        AccountBalanceItem.query(
-            f"LEDGER#{tenant_id}", AccountBalanceItem.sk.startswith("BALANCE#")
-        )
-    )
+    """Every balance item of a tenant: one per account, currency and ledger shard. The
+    account's balance is their sum (:func:`tenant_balances`)."""
+    for partition in ledger_partitions(tenant_id):
+        yield from AccountBalanceItem.query(partition, AccountBalanceItem.sk.startswith("BALANCE#"))
+
+
+def tenant_balances(tenant_id: str) -> dict[tuple[str, str], tuple[Amount, Amount]]:
+    """(account, currency) -> (debits, credits), summed over the tenant's ledger shards."""
+    sums: dict[tuple[str, str], list[Amount]] = {}
+    for item in account_balances(tenant_id):
+        total = sums.setdefault((item.account, item.currency), [0, 0])
+        total[0] += stored_amount(item.currency, item.debits)
+        total[1] += stored_amount(item.currency, item.credits)
+    return {key: (debits, credits) for key, (debits, credits) in sums.items()}
 
 
 def _connection() -> Connection:
@@ -462,4 +473,5 @@ __all__ = [
     "payment_history",
     "revoke_api_key",
     "set_usage_key",
+    "tenant_balances",
 ]

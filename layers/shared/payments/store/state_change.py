@@ -52,6 +52,7 @@ from payments.store.models import (
     PaymentItem,
     RefundItem,
     UniqueRefItem,
+    ledger_shard,
     utc_key_time,
 )
 
@@ -303,10 +304,11 @@ def _add_ledger(
 ) -> None:
     if not change.journal:
         return
-    totals: dict[tuple[str, str, str], list[Amount]] = defaultdict(lambda: [0, 0])
+    totals: dict[tuple[str, int, str, str], list[Amount]] = defaultdict(lambda: [0, 0])
     for entry in change.journal:
+        shard = ledger_shard(entry.payment_id)
         pk, sk = JournalEntryItem.key(
-            entry.tenant_id, utc_key_time(change.occurred_at), entry.entry_id
+            entry.tenant_id, shard, utc_key_time(change.occurred_at), entry.entry_id
         )
         tx.save(
             JournalEntryItem(
@@ -332,11 +334,12 @@ def _add_ledger(
         )
         puts.append("journal")
         for (account, currency), (debits, credits) in entry.net_by_account().items():
-            totals[(entry.tenant_id, account, currency)][0] += debits
-            totals[(entry.tenant_id, account, currency)][1] += credits
-    # One update per balance item: a transaction may touch an item only once.
-    for (tenant_id, account, currency), (debits, credits) in sorted(totals.items()):
-        bpk, bsk = AccountBalanceItem.key(tenant_id, account, currency)
+            totals[(entry.tenant_id, shard, account, currency)][0] += debits
+            totals[(entry.tenant_id, shard, account, currency)][1] += credits
+    # One update per balance item: a transaction may touch an item only once. The balances
+    # are the payment's shard's, never a tenant-wide item (models.LEDGER_SHARDS).
+    for (tenant_id, shard, account, currency), (debits, credits) in sorted(totals.items()):
+        bpk, bsk = AccountBalanceItem.key(tenant_id, shard, account, currency)
         tx.update(
             AccountBalanceItem(bpk, bsk),
             actions=[
