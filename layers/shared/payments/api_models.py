@@ -34,7 +34,9 @@ AmountValue = Annotated[
 
 
 class _View(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a model's validator is built when first used, so a function builds only the
+    # views its own routes answer with, not all of them at import (cold start).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # --- errors --------------------------------------------------------------------------------
