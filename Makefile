@@ -7,7 +7,7 @@ CHECKOV_VENV ?= .venv-checkov
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test lint typecheck unit integration e2e build validate checkov openapi deploy-dev deploy-prod clean
+.PHONY: dev test lint typecheck unit integration e2e build validate checkov openapi bench deploy-dev deploy-prod clean
 
 # pip stays quiet (readable `make test` logs); each step says what it installs and how long it
 # takes, so a first `make dev` is not minutes of silence.
@@ -86,6 +86,11 @@ checkov: $(CHECKOV_VENV)/.installed
 ## openapi: regenerate docs/openapi.json from the handlers (a unit test fails when it drifts)
 openapi: $(VENV)/.installed
 	$(BIN)/python scripts/openapi.py
+
+## bench: cold starts, warm handler overhead, package sizes and devstack throughput (8 to 15
+## minutes); writes bench/results/latest.json and latest.md (BENCH_QUICK=1: a quick check)
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench
 
 build: sam-build
 
