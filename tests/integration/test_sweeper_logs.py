@@ -107,8 +107,7 @@ def test_a_sweep_logs_its_own_function_name_while_another_function_runs(
     sweep_lines = [
         line
         for line in captured.lines
-        if str(line["message"]).startswith("sweep")
-        or line["message"] == "payment state committed"
+        if str(line["message"]).startswith("sweep") or line["message"] == "payment state committed"
     ]
     assert [line["message"] for line in sweep_lines] == [
         "payment state committed",
