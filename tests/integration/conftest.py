@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import botocore.client
@@ -11,19 +13,61 @@ import pytest
 from moto import mock_aws
 
 from devstack.lambdas import FunctionRegistry
-from devstack.moto_support import serialize_dynamodb
+from devstack.moto_support import copy_tables_once_per_transaction, serialize_dynamodb
 from devstack.provision import provision
 from devstack.sandboxes.daraja import ChaosSettings, DarajaSandbox, Settings
 from devstack.template import LocalStack, load_template
 from payments.config import reset_settings
+from tests.integration.botocore_models import share_loaded_models
+from tests.integration.moto_state import MotoSnapshot
+
+
+@dataclass(frozen=True)
+class ProvisionedAccount:
+    """The moto account with every template resource, built once per test session."""
+
+    stack: LocalStack
+    snapshot: MotoSnapshot
+
+    def stack_copy(self) -> LocalStack:
+        """The stack as provisioned, for one test to read or change on its own."""
+        return replace(
+            self.stack,
+            template=copy.deepcopy(self.stack.template),
+            parameters=dict(self.stack.parameters),
+            physical_ids=dict(self.stack.physical_ids),
+            attributes=dict(self.stack.attributes),
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _botocore_models_parsed_once() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        share_loaded_models(patch)
+        yield
+
+
+@pytest.fixture(scope="session")
+def provisioned_account() -> ProvisionedAccount:
+    serialize_dynamodb()
+    copy_tables_once_per_transaction()
+    with mock_aws():
+        stack = provision(LocalStack(load_template()))
+        snapshot = MotoSnapshot.take()
+    return ProvisionedAccount(stack=stack, snapshot=snapshot)
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
-    """A fresh moto account holding every resource template.yaml declares."""
+def aws(
+    monkeypatch: pytest.MonkeyPatch, provisioned_account: ProvisionedAccount
+) -> Iterator[LocalStack]:
+    """A moto account holding every resource template.yaml declares and nothing else: the
+    session's provisioned account restored as it was right after provisioning."""
     serialize_dynamodb()
+    copy_tables_once_per_transaction()
     with mock_aws():
-        stack = provision(LocalStack(load_template()))
+        provisioned_account.snapshot.restore()
+        stack = provisioned_account.stack_copy()
         for name, value in stack.environment().items():
             monkeypatch.setenv(name, value)
         reset_settings()
@@ -37,16 +81,27 @@ def functions(aws: LocalStack) -> FunctionRegistry:
 
 
 class AwsCallCounter:
-    """Counts AWS API calls made through botocore (any client, pynamodb's included)."""
+    """Counts AWS API calls made through botocore (any client, pynamodb's included): by
+    operation name (calling the counter), and by ``service:Operation`` (``by_action``)."""
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.actions: list[str] = []
 
     def __call__(self) -> Counter[str]:
         return Counter(self.calls)
 
+    def by_action(self) -> Counter[str]:
+        """The calls as IAM names them, e.g. ``dynamodb:GetItem``, ``kms:Decrypt``."""
+        return Counter(self.actions)
+
+    def record(self, service: str, operation_name: str) -> None:
+        self.calls.append(operation_name)
+        self.actions.append(f"{service}:{operation_name}")
+
     def reset(self) -> None:
         self.calls.clear()
+        self.actions.clear()
 
 
 @pytest.fixture
@@ -55,7 +110,7 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch, aws: LocalStack) -> AwsCallCounte
     original = botocore.client.BaseClient._make_api_call
 
     def counting(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        counter.calls.append(operation_name)
+        counter.record(self.meta.service_model.service_name, operation_name)
         return original(self, operation_name, api_params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
