@@ -48,7 +48,7 @@ REDELIVER_EVERY = 10  # one exact re-delivery per ten deliveries
 ATTEMPTS = 5
 RETRY_PAUSE_SECONDS = 0.5
 CREATE_THREADS = 4
-# Payments made per payment the warm-up says the run will consume.
+# Payments made per payment the warm-up's second round says the run will consume.
 POOL_MARGIN = 1.5
 # Amounts differ from payment to payment (1000 + n * step mod 9000), so that a capture booked
 # on the wrong payment shows in the totals.
@@ -407,9 +407,12 @@ def run_throughput(
         _prepare_events(made, tenant_id)
         creation_rate = len(made) / (time.monotonic() - created_at)
         warmup, pool = made[:warmup_payments], made[warmup_payments:]
-        # The warm-up round: containers start, and its rate (with the table about as full as
-        # in the run: moto slows down as it grows) says how many payments the run needs.
-        first = _deliver(url, secret, _plan(warmup, concurrency), concurrency, None)
+        # Two warm-up rounds: in the first the containers start (their first invocations
+        # understate the rate two- to threefold), the second's rate says how many payments
+        # the run needs.
+        half = len(warmup) // 2
+        starting = _deliver(url, secret, _plan(warmup[:half], concurrency), concurrency, None)
+        first = _deliver(url, secret, _plan(warmup[half:], concurrency), concurrency, None)
         rate = (first.deliveries + first.redeliveries) / first.seconds
         distinct_share = REDELIVER_EVERY / (REDELIVER_EVERY + 1)
         needed = math.ceil(rate * duration * POOL_MARGIN * distinct_share)
@@ -439,7 +442,7 @@ def run_throughput(
         "captures_per_s": round(run.deliveries / run.seconds, 1),
         "webhooks": run.deliveries + run.redeliveries,
         "redeliveries": run.redeliveries,
-        "retried_attempts": run.retried + first.retried,
+        "retried_attempts": run.retried + first.retried + starting.retried,
         "failed_deliveries": sum(p.failed and not p.delivered for p in everyone),
         "payments_table_items": {"before_run": items_before, "after_run": items_after},
         "latency_ms": {

@@ -7,9 +7,10 @@ their conditions, or one's rollback can erase the other's write. Real DynamoDB s
 them. Serializing every DynamoDB action behind one lock gives tests and the devstack the real
 semantics, so concurrency tests exercise our code, not moto's races.
 
-:func:`copy_tables_once_per_transaction` makes the same transactions cheaper (for the tests,
-which write thousands of them): moto copies a table for the rollback once per transaction
-item, and once per table is the same rollback.
+:func:`undo_only_touched_items` makes the same transactions cheap: moto deep-copies every table a
+transaction names, once per item, before the first write, so that it can put the copy back on
+failure; the cost grows with the table and was the devstack's throughput limit. Saving only the
+items the transaction touches, and the length of each table's stream, is the same rollback.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 
@@ -45,16 +47,13 @@ def serialize_dynamodb() -> None:
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
-class _OneCopyPerTable:
-    """What ``moto.dynamodb.models`` sees as the ``copy`` module: within a transaction, every
-    table is deep-copied once.
+_TouchedKey = tuple[Table, DynamoType, DynamoType | None]
 
-    moto's ``TransactWriteItems`` takes its rollback copy of a table once per *item* of the
-    transaction, each overwriting the last, all before the first write: identical copies of
-    every item, stream record and index of the table, five to ten times per state change.
-    One copy per table is the same rollback at a fraction of the cost, which grows with the
-    table (a test's concurrent deliveries spent most of their time copying).
-    """
+
+class _NoTableCopies:
+    """What ``moto.dynamodb.models`` sees as the ``copy`` module: within a transaction, the
+    rollback "copy" of a table is the table itself (its rollback assignment is then a no-op
+    and :func:`undo_only_touched_items` undoes the writes); everything else is ``copy``."""
 
     def __init__(self) -> None:
         self._transaction = threading.local()
@@ -63,36 +62,102 @@ class _OneCopyPerTable:
         return getattr(copy, name)
 
     def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
-        copies: dict[int, Any] | None = getattr(self._transaction, "copies", None)
-        if copies is None or memo is not None or not isinstance(value, Table):
-            return copy.deepcopy(value, memo)
-        if id(value) not in copies:
-            copies[id(value)] = copy.deepcopy(value)
-        return copies[id(value)]
+        active = getattr(self._transaction, "active", False)
+        if active and memo is None and isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        self._transaction.copies = {}
+        self._transaction.active = True
         try:
             yield
         finally:
-            del self._transaction.copies
+            self._transaction.active = False
 
 
-def copy_tables_once_per_transaction() -> None:
-    """Idempotently make moto's ``TransactWriteItems`` copy each table once for its rollback
-    (see :class:`_OneCopyPerTable`); what a transaction does and undoes is unchanged."""
+def _touched_key(backend: DynamoDBBackend, operation: dict[str, Any]) -> _TouchedKey | None:
+    """The table and key one transaction item writes, or None where moto will refuse it
+    before writing (an unknown table, a malformed item: moto raises its own error)."""
+    if len(operation) != 1:
+        return None
+    [(kind, op)] = operation.items()
+    table = backend.tables.get(op.get("TableName", ""))
+    if table is None or kind not in {"Put", "Update", "Delete"}:
+        return None
+    key = op.get("Item") if kind == "Put" else op.get("Key")
+    try:
+        hash_value = DynamoType(key[table.hash_key_attr])  # type: ignore[index]
+        range_value = (
+            DynamoType(key[table.range_key_attr])  # type: ignore[index]
+            if table.range_key_attr is not None
+            else None
+        )
+    except (KeyError, TypeError):
+        return None
+    return table, hash_value, range_value
+
+
+def _current(table: Table, hash_value: DynamoType, range_value: DynamoType | None) -> Any:
+    if range_value is None:
+        return table.items.get(hash_value)
+    return table.items.get(hash_value, {}).get(range_value)
+
+
+def _put_back(
+    table: Table, hash_value: DynamoType, range_value: DynamoType | None, saved: Any
+) -> None:
+    if range_value is None:
+        if saved is None:
+            table.items.pop(hash_value, None)
+        else:
+            table.items[hash_value] = saved
+        return
+    items = table.items[hash_value]
+    if saved is None:
+        items.pop(range_value, None)
+        if not items:
+            del table.items[hash_value]
+    else:
+        items[range_value] = saved
+
+
+def undo_only_touched_items() -> None:
+    """Idempotently make moto's ``TransactWriteItems`` save, for its rollback, the items it
+    touches and each table's stream length instead of deep copies of whole tables: what a
+    transaction does, refuses and undoes is unchanged (tests/integration/test_moto_support.py)."""
     # The module's own global, read by its transact_write_items as ``copy.deepcopy``.
     namespace = vars(dynamodb_models)
-    if isinstance(namespace["copy"], _OneCopyPerTable):
+    if isinstance(namespace["copy"], _NoTableCopies):
         return
-    copies = _OneCopyPerTable()
+    copies = _NoTableCopies()
     namespace["copy"] = copies
     original = DynamoDBBackend.transact_write_items
 
     @functools.wraps(original)
     def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-        with copies.transaction():
-            original(self, transact_items)
+        saved: dict[tuple[int, DynamoType, DynamoType | None], tuple[_TouchedKey, Any]] = {}
+        streams: dict[int, tuple[list[Any], int]] = {}
+        for operation in transact_items[:100] if isinstance(transact_items, list) else ():
+            touched = _touched_key(self, operation) if isinstance(operation, dict) else None
+            if touched is None:
+                continue
+            table, hash_value, range_value = touched
+            # The first occurrence wins: moto refuses a second write of one key anyway.
+            slot = (id(table), hash_value, range_value)
+            if slot not in saved:
+                saved[slot] = (touched, copy.deepcopy(_current(*touched)))
+            if table.stream_shard is not None and id(table) not in streams:
+                records = table.stream_shard.items
+                streams[id(table)] = (records, len(records))
+        try:
+            with copies.transaction():
+                original(self, transact_items)
+        except BaseException:
+            for (table, hash_value, range_value), item in saved.values():
+                _put_back(table, hash_value, range_value, item)
+            for records, length in streams.values():
+                del records[length:]
+            raise
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]

@@ -15,7 +15,7 @@ from moto.server import ThreadedMotoServer
 from devstack.gateway import FunctionUrlGateway, RestApiGateway
 from devstack.http_server import LocalServer
 from devstack.lambdas import FunctionRegistry
-from devstack.moto_support import serialize_dynamodb
+from devstack.moto_support import serialize_dynamodb, undo_only_touched_items
 from devstack.pages import ReturnPages
 from devstack.provision import provision, usage_plan_environment
 from devstack.relays import Relays
@@ -109,6 +109,7 @@ class DevStack:
         for port in self.ports.values():
             _ensure_free(self.host, port)
         serialize_dynamodb()
+        undo_only_touched_items()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.ports["aws"], verbose=False)
         self._moto.start()

@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from devstack.lambdas import FunctionRegistry
-from devstack.moto_support import copy_tables_once_per_transaction, serialize_dynamodb
+from devstack.moto_support import serialize_dynamodb, undo_only_touched_items
 from devstack.provision import provision
 from devstack.sandboxes.daraja import ChaosSettings, DarajaSandbox, Settings
 from devstack.template import LocalStack, load_template
@@ -50,7 +50,7 @@ def _botocore_models_parsed_once() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def provisioned_account() -> ProvisionedAccount:
     serialize_dynamodb()
-    copy_tables_once_per_transaction()
+    undo_only_touched_items()
     with mock_aws():
         stack = provision(LocalStack(load_template()))
         snapshot = MotoSnapshot.take()
@@ -64,7 +64,7 @@ def aws(
     """A moto account holding every resource template.yaml declares and nothing else: the
     session's provisioned account restored as it was right after provisioning."""
     serialize_dynamodb()
-    copy_tables_once_per_transaction()
+    undo_only_touched_items()
     with mock_aws():
         provisioned_account.snapshot.restore()
         stack = provisioned_account.stack_copy()

@@ -1,4 +1,5 @@
-"""moto's transactions with one rollback copy per table: the same writes and the same undo."""
+"""moto's transactions undone item by item: the same writes, refusals and undo as moto's
+whole-table copies."""
 
 from __future__ import annotations
 
@@ -104,7 +105,36 @@ def test_a_committed_transaction_writes_every_item_and_streams_each_write(
     assert _stream_records(aws) == 2 + 5  # the seeds, four puts and the update
 
 
-def test_the_rollback_copy_is_made_once_per_table(
+def test_a_cancelled_delete_and_a_refused_duplicate_key_are_undone_too(aws: LocalStack) -> None:
+    _seed(aws)
+    payments = aws.physical_ids["PaymentsTable"]
+    client = boto3.client("dynamodb")
+    before = (_items(payments), _stream_records(aws))
+    delete = {
+        "Delete": {"TableName": payments, "Key": {"pk": {"S": "P#1"}, "sk": {"S": "PAYMENT"}}}
+    }
+    put_new = {"Put": {"TableName": payments, "Item": {"pk": {"S": "P#2"}, "sk": {"S": "PAYMENT"}}}}
+
+    failing_check = _transaction(aws, last_condition_holds=False)[-1]
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        client.transact_write_items(TransactItems=[delete, put_new, failing_check])
+    assert (_items(payments), _stream_records(aws)) == before
+
+    # moto writes the first item before it finds the second naming the same key.
+    same_key_again = {
+        "Update": {
+            "TableName": payments,
+            "Key": {"pk": {"S": "P#2"}, "sk": {"S": "PAYMENT"}},
+            "UpdateExpression": "SET amount = :a",
+            "ExpressionAttributeValues": {":a": {"N": "1"}},
+        }
+    }
+    with pytest.raises(ClientError, match="ValidationException"):
+        client.transact_write_items(TransactItems=[put_new, same_key_again])
+    assert (_items(payments), _stream_records(aws)) == before
+
+
+def test_no_table_is_copied_for_the_rollback(
     aws: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _seed(aws)
@@ -123,7 +153,5 @@ def test_the_rollback_copy_is_made_once_per_table(
             TransactItems=_transaction(aws, last_condition_holds=False)
         )
 
-    # moto alone copies the payments table six times (once per item naming it).
-    assert sorted(copied) == sorted(
-        aws.physical_ids[t] for t in ("PaymentsTable", "IdempotencyTable")
-    )
+    # moto alone copies the payments table six times (once per item naming it), whole.
+    assert copied == []
