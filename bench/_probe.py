@@ -3,12 +3,17 @@
     python bench/_probe.py floor    OUT_FILE WORK_DIR LAYER_DIR
     python bench/_probe.py function OUT_FILE FUNCTION_DIR LAYER_DIR
     python bench/_probe.py compile  OUT_FILE WORK_DIR LAYER_DIR FUNCTION_DIR...
+    python bench/_probe.py libraries OUT_FILE WORK_DIR LAYER_DIR MODULE[,MODULE...]
 
 Lambda puts the function's code first on sys.path (and runs in it), the layer next; the floor
 gets the same path shape with an empty folder in place of the function's. Timed: ``import app``
 (function only) plus ``import boto3; boto3.client("dynamodb")``. Nothing but the standard
 library's time, json, os and sys is imported before the clock starts. The elapsed seconds go to
 OUT_FILE; under ``-X importtime`` a marker line on stderr shows where the timed part begins.
+
+``libraries`` times importing the given modules (the libraries, third-party and standard, that
+one function's own modules import directly; bench/cold.py finds them) instead of ``import app``:
+that function's floor of unavoidable imports, without any module of ours.
 
 ``compile`` is the untimed warm-up: it imports every function's app.py (each under a name of its
 own) and makes the client once, so that the bytecode cache (PYTHONPYCACHEPREFIX) holds every
@@ -33,6 +38,12 @@ def main() -> None:
     started = time.perf_counter()
     if mode == "function":
         __import__("app")
+    elif mode == "libraries":
+        import importlib
+
+        for name in sys.argv[5].split(","):
+            if name:
+                importlib.import_module(name)
     elif mode == "compile":
         import importlib.util
 

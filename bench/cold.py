@@ -10,6 +10,11 @@ Every sample reads bytecode from one private cache (PYTHONPYCACHEPREFIX) filled 
 warm-up, so no sample compiles and the repository's own __pycache__ folders are neither used
 nor written. One more run per function under ``python -X importtime`` says which modules cost
 what; modules the floor imports too are left out of its lists (their cost is in the floor).
+
+The same run finds the libraries (third-party and standard) that the function's own modules
+(``app``, ``payments``) import directly, and a third probe per pair imports just those: the
+function's *libraries floor*, what its cold start would be if our modules cost nothing. Its
+ratio to the floor is the unavoidable part of the function's ratio, given the libraries it uses.
 """
 
 from __future__ import annotations
@@ -46,6 +51,33 @@ class ImportCost:
     module: str
     self_us: int
     cumulative_us: int
+    depth: int = 0  # nesting: 0 for what the probe imports itself
+
+
+OUR_PACKAGES = ("app", "payments")
+
+
+def is_ours(module: str) -> bool:
+    return module.split(".")[0] in OUR_PACKAGES
+
+
+def libraries_imported_by_ours(costs: Sequence[ImportCost]) -> list[str]:
+    """The modules not of ours that a module of ours imported directly, in import order.
+
+    ``-X importtime`` lists a module after everything it imported, one nesting level deeper.
+    """
+    stack: list[ImportCost] = []
+    found: list[str] = []
+    for cost in costs:
+        children: list[ImportCost] = []
+        while stack and stack[-1].depth > cost.depth:
+            child = stack.pop()
+            if child.depth == cost.depth + 1:
+                children.append(child)
+        if is_ours(cost.module):
+            found += [c.module for c in reversed(children) if not is_ours(c.module)]
+        stack.append(cost)
+    return list(dict.fromkeys(found))
 
 
 def parse_importtime(stderr: str) -> list[ImportCost]:
@@ -62,7 +94,9 @@ def parse_importtime(stderr: str) -> list[ImportCost]:
         fields = line.removeprefix("import time:").split("|")
         if len(fields) != 3 or not fields[0].strip().isdigit():
             continue  # the header line
-        costs.append(ImportCost(fields[2].strip(), int(fields[0]), int(fields[1])))
+        name = fields[2].rstrip()
+        depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
+        costs.append(ImportCost(name.strip(), int(fields[0]), int(fields[1]), max(depth, 0)))
     return costs
 
 
@@ -83,7 +117,12 @@ class _Probes:
         return {**lambda_environment(target), "PYTHONPYCACHEPREFIX": str(self.cache)}
 
     def run(
-        self, mode: str, function: BenchFunction | None, *, importtime: bool = False
+        self,
+        mode: str,
+        function: BenchFunction | None,
+        *,
+        importtime: bool = False,
+        modules: Sequence[str] = (),
     ) -> tuple[float, str]:
         """(seconds timed, stderr) of one probe."""
         with self._lock:
@@ -96,6 +135,8 @@ class _Probes:
         command += [str(PROBE), mode, str(out), str(work_dir), str(LAYER_DIR)]
         if mode == "compile":
             command += [str(f.directory) for f in self.functions]
+        if mode == "libraries":
+            command.append(",".join(modules))
         completed = subprocess.run(  # noqa: S603 - our own interpreter and script
             command,
             env=self._environment(function),
@@ -192,17 +233,24 @@ def run_cold_starts(samples: int, workers: int = 1) -> dict[str, Any]:
 
         _in_workers([importtime_job(None), *map(importtime_job, functions)], workers)
 
+        libraries = {
+            function.name: libraries_imported_by_ours(import_costs[function.name])
+            for function in functions
+        }
         floor_samples: list[float] = []
         function_samples: dict[str, list[float]] = {f.name: [] for f in functions}
+        library_samples: dict[str, list[float]] = {f.name: [] for f in functions}
         lock = threading.Lock()
 
         def pair(function: BenchFunction) -> Callable[[], None]:
             def job() -> None:
                 floor, _ = probes.run("floor", None)
                 seconds, _ = probes.run("function", function)
+                alone, _ = probes.run("libraries", function, modules=libraries[function.name])
                 with lock:
                     floor_samples.append(floor)
                     function_samples[function.name].append(seconds)
+                    library_samples[function.name].append(alone)
 
             return job
 
@@ -219,6 +267,11 @@ def run_cold_starts(samples: int, workers: int = 1) -> dict[str, Any]:
             "logical_id": function.logical_id,
             "cold_ms": summary([s * 1000 for s in timings], 1),
             "ratio": round(statistics.median(timings) / floor_median, 2),
+            "libraries": libraries[function.name],
+            "libraries_ms": summary([s * 1000 for s in library_samples[function.name]], 1),
+            "libraries_ratio": round(
+                statistics.median(library_samples[function.name]) / floor_median, 2
+            ),
             "imports": _import_report(import_costs[function.name], floor_modules),
         }
     floor_costs = import_costs[""]

@@ -11,7 +11,7 @@ import pytest
 
 from bench import report
 from bench.__main__ import main
-from bench.cold import MARKER, parse_importtime
+from bench.cold import MARKER, ImportCost, libraries_imported_by_ours, parse_importtime
 from bench.throughput import REDELIVER_EVERY, OpenPayment, _plan
 from tests.conftest import ROOT
 
@@ -68,6 +68,15 @@ def test_every_function_has_a_cold_start_ratio_against_the_floor(
         packages = [p["package"] for p in imports["top_packages"]]
         assert "payments" in packages, (name, packages)
         assert not {"boto3", "botocore"} & set(packages)  # in the floor
+        # The libraries floor: what the function imports, none of ours, costs more than the
+        # floor and no more than the function (within the noise of three samples).
+        assert entry["libraries"], name
+        assert not any(m.split(".")[0] in {"app", "payments"} for m in entry["libraries"])
+        assert entry["libraries_ms"]["n"] == samples, name
+        assert entry["libraries_ratio"] == pytest.approx(
+            entry["libraries_ms"]["median"] / floor["median"], abs=0.01
+        )
+        assert 0.8 < entry["libraries_ratio"] < entry["ratio"] * 1.25, name
         assert imports["top_modules"], name
 
 
@@ -114,10 +123,29 @@ def test_importtime_lines_after_the_marker_are_parsed() -> None:
         ]
     )
     costs = parse_importtime(stderr)
-    assert [(c.module, c.self_us, c.cumulative_us) for c in costs] == [
-        ("botocore.utils", 250, 250),
-        ("boto3", 1200, 1450),
+    assert [(c.module, c.self_us, c.cumulative_us, c.depth) for c in costs] == [
+        ("botocore.utils", 250, 250, 1),
+        ("boto3", 1200, 1450, 0),
     ]
+
+
+def test_the_libraries_floor_takes_what_our_modules_import_directly() -> None:
+    def cost(module: str, depth: int) -> ImportCost:
+        return ImportCost(module, 1, 1, depth)
+
+    # app imports payments.config (which imports pydantic, itself importing typing_extensions)
+    # and json; boto3 is imported by the probe itself.
+    costs = [
+        cost("typing_extensions", 3),
+        cost("pydantic", 2),
+        cost("ipaddress", 2),
+        cost("payments.config", 1),
+        cost("payments", 1),
+        cost("json", 1),
+        cost("app", 0),
+        cost("boto3", 0),
+    ]
+    assert libraries_imported_by_ours(costs) == ["pydantic", "ipaddress", "json"]
 
 
 def test_the_delivery_plan_sends_each_payment_once_and_every_tenth_again() -> None:
