@@ -55,10 +55,18 @@ class _Toy(Sandbox):
         self.router.add("GET", "/api/crash", self._crash)
         self.admin("POST", "/_sandbox/echo", lambda _r, payload: payload, status=201)
         self.admin_switches("/_sandbox/chaos", lambda: self.chaos)
+        self.accounts = {"acct_1": _Chaos()}
+        self.admin_switches_of("/_sandbox/accounts/{id}/chaos", self._account_chaos)
         self.hosted_page("/phone", self._show, self._act, ["pay", "cancel"])
 
     def error(self, status: int, message: str, *, field: str | None = None) -> SandboxError:
         return _Error(status, f"{field}: {message}" if field else message)
+
+    def _account_chaos(self, request: Request) -> _Chaos:
+        found = self.accounts.get(request.params["id"])
+        if found is None:
+            raise _Error(404, "No such account")
+        return found
 
     def _item(self, request: Request) -> Response:
         return self.json(200, {"id": request.params["id"]})
@@ -127,6 +135,22 @@ def test_chaos_switches_are_checked_by_type_and_reset(toy: _Toy) -> None:
     reset = requests.post(f"{url}/reset", timeout=5)
     assert reset.json() == {"lost": False, "duplicates": 0, "delay_seconds": 0, "source": ""}
     assert toy.chaos == _Chaos()
+
+
+def test_switches_picked_by_the_request_are_each_their_own(toy: _Toy) -> None:
+    url = f"{toy.base_url}/_sandbox/accounts/acct_1/chaos"
+    changed = requests.post(url, json={"lost": True}, timeout=5)
+    assert changed.json()["lost"] is True
+    assert toy.accounts["acct_1"].lost
+    assert toy.chaos == _Chaos()
+    refused = requests.post(url, json={"lost": 1}, timeout=5)
+    assert (refused.status_code, refused.json()["errorMessage"]) == (
+        400,
+        "lost: lost must be a boolean",
+    )
+    assert requests.post(f"{url}/reset", timeout=5).json()["lost"] is False
+    unknown = requests.get(f"{toy.base_url}/_sandbox/accounts/nobody/chaos", timeout=5)
+    assert (unknown.status_code, unknown.json()["errorMessage"]) == (404, "No such account")
 
 
 def test_a_refused_update_changes_no_switch() -> None:

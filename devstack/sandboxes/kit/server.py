@@ -144,21 +144,26 @@ class Sandbox:
 
     def admin_switches(self, template: str, switches: Callable[[], Switches]) -> None:
         """``GET`` shows the chaos switches, ``POST`` changes some, ``POST .../reset`` resets."""
+        self.admin_switches_of(template, lambda _request: switches())
 
-        def change(_request: Request, payload: Json) -> Json:
-            current = switches()
+    def admin_switches_of(self, template: str, switches: Callable[[Request], Switches]) -> None:
+        """:meth:`admin_switches` for switches the request picks (one account's, by a path
+        parameter of ``template``); ``switches`` raises the provider's 404 for an unknown one."""
+
+        def change(request: Request, payload: Json) -> Json:
+            current = switches(request)
             try:
                 current.update(payload)
             except SwitchError as exc:
                 raise self.error(400, exc.message, field=exc.name) from None
             return current.as_dict()
 
-        def reset(_request: Request, _payload: Json) -> Json:
-            current = switches()
+        def reset(request: Request, _payload: Json) -> Json:
+            current = switches(request)
             current.reset()
             return current.as_dict()
 
-        self.admin("GET", template, lambda _request, _payload: switches().as_dict())
+        self.admin("GET", template, lambda request, _payload: switches(request).as_dict())
         self.admin("POST", template, change)
         self.admin("POST", f"{template}/reset", reset)
 
