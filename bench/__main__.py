@@ -1,11 +1,12 @@
 """`make bench`: every benchmark, results to bench/results/latest.{json,md}.
 
     .venv/bin/python -m bench [--quick] [--only cold_start,warm,sizes,devstack] [--out DIR]
+                              [--functions NAME,NAME]
 
 --quick (or BENCH_QUICK=1) takes fewer samples and a 5 s devstack run: for checking the
 machinery (the tests use it), not for recording figures. Exits 1 when a benchmark cannot
 measure (a probe fails) or the devstack run finds money lost or doubled, after writing what
-was measured.
+was measured. --functions limits the cold starts to those functions (the tests use it).
 """
 
 from __future__ import annotations
@@ -51,14 +52,18 @@ QUICK = Settings(
 )
 
 
-def _runners(settings: Settings) -> dict[str, Callable[[], dict[str, Any]]]:
+def _runners(
+    settings: Settings, functions: list[str] | None = None
+) -> dict[str, Callable[[], dict[str, Any]]]:
     from bench.cold import run_cold_starts
     from bench.sizes import run_sizes
     from bench.throughput import run_throughput
     from bench.warm import run_warm
 
     return {
-        "cold_start": lambda: run_cold_starts(settings.cold_samples, settings.cold_streams),
+        "cold_start": lambda: run_cold_starts(
+            settings.cold_samples, settings.cold_streams, only=functions
+        ),
         "warm": lambda: run_warm(settings.warm_iterations),
         "sizes": run_sizes,
         "devstack": lambda: run_throughput(
@@ -78,7 +83,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated, of: {', '.join(report.SECTIONS)}",
     )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--functions", default="", help="comma-separated function names")
     args = parser.parse_args(argv)
+    args.function_names = [n.strip() for n in args.functions.split(",") if n.strip()] or None
     args.sections = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(args.sections) - set(report.SECTIONS))
     if unknown or not args.sections:
@@ -88,7 +95,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    runners = _runners(QUICK if args.quick else FULL)
+    runners = _runners(QUICK if args.quick else FULL, args.function_names)
     measured: dict[str, Any] = {}
     failures: list[str] = []
     for name in report.SECTIONS:

@@ -210,12 +210,19 @@ def _import_report(costs: list[ImportCost], floor_modules: set[str]) -> dict[str
     }
 
 
-def run_cold_starts(samples: int, workers: int = 1) -> dict[str, Any]:
-    """Every function's cold start against the floor; ``workers`` > 1 runs that many A/B
-    streams at once (quick mode only: the figures then only check the machinery)."""
+def run_cold_starts(
+    samples: int, workers: int = 1, only: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Every function's cold start (or ``only`` those) against the floor; ``workers`` > 1 runs
+    that many A/B streams at once (quick mode only: the figures then only check the machinery)."""
     if samples < 1 or workers < 1:
         raise BenchError("samples and workers must be at least 1")
     functions = bench_functions()
+    if only:
+        unknown = sorted(set(only) - {f.name for f in functions})
+        if unknown:
+            raise BenchError(f"no such functions: {', '.join(unknown)}")
+        functions = [f for f in functions if f.name in only]
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as folder:
         probes = _Probes(Path(folder), functions)
         probes.run("compile", None)  # fills the bytecode cache; not a sample
