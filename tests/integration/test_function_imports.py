@@ -74,10 +74,12 @@ DOCS_ONLY = {
 }
 
 
-# No function pays for these at its cold start: tracing is Lambda's own (docs/decisions.md), and
+# No function pays for these at its cold start: tracing is Lambda's own (docs/decisions.md),
+# settings are read by our own loader, not pydantic-settings (its sources cost 50-100 ms), and
 # tooling never reaches a function.
 EVERY_FUNCTION = {
     "aws_xray_sdk",
+    "pydantic_settings",
     "typer",
     "rich",
     "moto",

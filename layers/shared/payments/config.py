@@ -3,24 +3,27 @@
 Handlers never read ``os.environ`` themselves: they ask :func:`get_settings`. The first call
 builds the settings object; later calls in the same container reuse it (Lambda keeps module
 state between invocations, so this is read once per cold start).
+
+:class:`Settings` is a plain pydantic model; ``Settings()`` fills it from the environment with
+:func:`environment_values`, a small loader of ours that does what pydantic-settings did for us
+(docs/decisions.md): one variable per field, its name in any case; complex fields (maps, nested
+models) as JSON; the per-provider variables ``<PREFIX><PROVIDER>`` collected into their maps;
+values given to ``Settings(...)`` win over the environment. pydantic validates the rest as
+before (bools, numbers and their bounds, networks).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
+import typing
 from collections.abc import Mapping
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator
-from pydantic.fields import FieldInfo
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
 
 SourceNetworks = tuple[IPv4Network | IPv6Network, ...]
 WEBHOOK_SOURCE_CIDRS_PREFIX = "WEBHOOK_SOURCE_CIDRS_"
@@ -46,10 +49,22 @@ class RateLimit(BaseModel):
     window_seconds: int = Field(ge=1, le=86_400)
 
 
-class Settings(BaseSettings):
-    """Names of the resources this deployment uses, as `template.yaml` passes them in."""
+class SettingsError(ValueError):
+    """A variable of the environment that cannot be read as its setting (e.g. bad JSON)."""
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+class Settings(BaseModel):
+    """Names of the resources this deployment uses, as `template.yaml` passes them in.
+
+    ``Settings()`` reads the environment (:func:`environment_values`); keyword arguments
+    (or ``model_validate``'s mapping, which pydantic passes to ``__init__``) override it."""
+
+    # validate_default: defaults are checked as the environment's values are (as
+    # pydantic-settings did).
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**_deep_merge(environment_values(type(self)), values))
 
     payments_table_name: str = Field(default="payments", min_length=3, max_length=255)
     idempotency_table_name: str = Field(default="payments-idempotency", min_length=3)
@@ -146,23 +161,6 @@ class Settings(BaseSettings):
         """The networks ``provider``'s webhooks must come from; empty: any source."""
         return self.webhook_source_cidrs.get(provider, ())
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (
-            init_settings,
-            _PerProviderSource(settings_cls),
-            env_settings,
-            dotenv_settings,
-            file_secret_settings,
-        )
-
 
 def _source_networks(provider: str, cidrs: str) -> SourceNetworks:
     """Strict: every comma-separated entry must be a network (no host bits set) or an address;
@@ -182,20 +180,77 @@ def _source_networks(provider: str, cidrs: str) -> SourceNetworks:
     return tuple(networks)
 
 
-class _PerProviderSource(PydanticBaseSettingsSource):
-    """Collects the per-provider variables (PER_PROVIDER_VARIABLES) into their maps, e.g.
-    WEBHOOK_SOURCE_CIDRS_STRIPE into ``webhook_source_cidrs["stripe"]``."""
+def environment_values(
+    settings_cls: type[BaseModel], environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The raw values of ``settings_cls``'s fields found in ``environ`` (``os.environ``), for
+    pydantic to validate:
 
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # everything is done in __call__
+    - a field's variable is its name in any case (``PAYMENTS_TABLE_NAME``); where two variables
+      differ only in case, the last one in the environment wins;
+    - a complex field (a map, a list or tuple, a nested model such as ``RateLimit``) is JSON:
+      ``RATE_LIMIT_CHECKOUT='{"capacity": 5, "window_seconds": 60}'``; JSON that does not
+      parse raises :class:`SettingsError` naming the variable;
+    - the per-provider variables (``PER_PROVIDER_VARIABLES``, ``<PREFIX><PROVIDER>``, the
+      prefix in any case) are collected into their maps by provider name, lower case
+      (``WEBHOOK_SOURCE_CIDRS_STRIPE`` into ``webhook_source_cidrs["stripe"]``); they win over
+      a JSON map given for the whole field, key by key.
+    """
+    environ = os.environ if environ is None else environ
+    by_name = {name.lower(): (name, value) for name, value in environ.items()}
+    complex_fields = _complex_fields(settings_cls)
+    values: dict[str, Any] = {}
+    for field in settings_cls.model_fields:
+        found = by_name.get(field)
+        if found is None:
+            continue
+        name, value = found
+        if field in complex_fields:
+            try:
+                values[field] = json.loads(value)
+            except ValueError as error:
+                raise SettingsError(f"{name}: not JSON ({error}): {_preview(value)}") from None
+        else:
+            values[field] = value
+    per_provider: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        for prefix, setting in PER_PROVIDER_VARIABLES.items():
+            if name.upper().startswith(prefix):
+                per_provider.setdefault(setting, {})[name[len(prefix) :].lower()] = value
+    return _deep_merge(values, per_provider)
 
-    def __call__(self) -> dict[str, Any]:
-        found: dict[str, dict[str, str]] = {}
-        for name, value in os.environ.items():
-            for prefix, setting in PER_PROVIDER_VARIABLES.items():
-                if name.upper().startswith(prefix):
-                    found.setdefault(setting, {})[name[len(prefix) :].lower()] = value
-        return dict(found)
+
+def _preview(value: str) -> str:
+    """The start of a value for an error message (settings hold no secrets, but stay short)."""
+    return repr(value if len(value) <= 40 else value[:40] + "...")
+
+
+_COMPLEX_ORIGINS = (dict, list, tuple, set, frozenset, Mapping)
+
+
+def _complex_fields(settings_cls: type[BaseModel]) -> frozenset[str]:
+    """The fields whose variables are JSON: maps, collections and nested models."""
+    complex_fields = set()
+    for name, field in settings_cls.model_fields.items():
+        annotation = field.annotation
+        origin = typing.get_origin(annotation) or annotation
+        if (isinstance(origin, type) and issubclass(origin, _COMPLEX_ORIGINS)) or (
+            isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        ):
+            complex_fields.add(name)
+    return frozenset(complex_fields)
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated with ``override``; where both hold a map, the maps are merged."""
+    merged = dict(base)
+    for key, value in override.items():
+        current = merged.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            merged[key] = _deep_merge(current, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 @lru_cache(maxsize=1)
