@@ -26,6 +26,7 @@ from devstack.sandboxes.kit import (
 )
 from devstack.sandboxes.kit.pages import action_forms, html_response
 from devstack.sandboxes.kit.routing import NoRouteError
+from devstack.sandboxes.kit.switches import check_loopback_address
 
 
 @dataclass
@@ -151,6 +152,15 @@ def test_switches_picked_by_the_request_are_each_their_own(toy: _Toy) -> None:
     assert requests.post(f"{url}/reset", timeout=5).json()["lost"] is False
     unknown = requests.get(f"{toy.base_url}/_sandbox/accounts/nobody/chaos", timeout=5)
     assert (unknown.status_code, unknown.json()["errorMessage"]) == (404, "No such account")
+
+
+def test_a_source_address_switch_takes_loopback_addresses_only() -> None:
+    for value in ("127.0.0.7", "::1", "", None, 7):
+        check_loopback_address("source", value)  # the type check refuses 7, not this one
+    for value in ("10.1.2.3", "51.89.194.21", "localhost"):
+        with pytest.raises(SwitchError) as raised:
+            check_loopback_address("source", value)
+        assert raised.value.name == "source"
 
 
 def test_a_refused_update_changes_no_switch() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, get_type_hints
@@ -41,6 +42,19 @@ class Switches:
 
     def as_dict(self) -> Json:
         return asdict(self)
+
+
+def check_loopback_address(name: str, value: Any) -> None:
+    """For a source-address switch: a non-empty string must be an address in 127.0.0.0/8
+    (deliveries only ever come from loopback); anything else is left to the type check."""
+    if not isinstance(value, str) or not value:
+        return
+    try:
+        loopback = ipaddress.ip_address(value).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise SwitchError(name, f"{name} must be an address in 127.0.0.0/8 (or empty)")
 
 
 def _check(name: str, kind: Any, value: Any) -> None:
