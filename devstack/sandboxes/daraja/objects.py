@@ -3,7 +3,6 @@ the settings and chaos switches, and Daraja's ids, times and ResultCodes."""
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import string
 from collections.abc import Mapping
@@ -11,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from devstack.sandboxes.kit import Json, SwitchError, Switches
+from devstack.sandboxes.kit import Json, Switches
+from devstack.sandboxes.kit.switches import check_loopback_address
 
 # Daraja's timestamps are Nairobi wall-clock time. East Africa Time has been UTC+3 without
 # daylight saving since 1942, so a fixed offset says it without needing a tz database.
@@ -168,21 +168,6 @@ class Push:
         }
 
 
-def _check_source_address(changes: Mapping[str, Any]) -> None:
-    value = changes.get("callback_source_address")
-    if not isinstance(value, str) or not value:
-        return
-    try:
-        loopback = ipaddress.ip_address(value).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise SwitchError(
-            "callback_source_address",
-            "callback_source_address must be an address in 127.0.0.0/8 (or empty)",
-        )
-
-
 @dataclass
 class Settings(Switches):
     """How the sandbox behaves (``/_sandbox/settings``): the rules Daraja enforces."""
@@ -198,7 +183,7 @@ class Settings(Switches):
     callback_source_address: str = ""
 
     def update(self, changes: Mapping[str, Any]) -> None:
-        _check_source_address(changes)
+        check_loopback_address("callback_source_address", changes.get("callback_source_address"))
         super().update(changes)
 
 
