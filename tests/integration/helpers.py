@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
 from typer.testing import CliRunner
 
+from devstack.http_server import LocalServer, Responder
 from devstack.template import LocalStack
 from payments.config import get_settings
 from payments.domain.payment import Customer, Payment
@@ -81,3 +83,14 @@ def run_payctl(stack: str, *args: str) -> tuple[int, str]:
 
     result = CliRunner().invoke(app, ["--stack", stack, "--region", "us-east-1", *args])
     return result.exit_code, result.output
+
+
+@contextmanager
+def served_locally(responder: Responder, name: str = "receiver") -> Iterator[str]:
+    """``responder`` served on a free loopback port for the block: yields its base URL."""
+    server = LocalServer(responder, "127.0.0.1", 0, name=name)
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 import requests
 
-from devstack.http_server import MAX_BODY_BYTES, LocalServer, Response
+from devstack.http_server import MAX_BODY_BYTES, Response
 from devstack.sandboxes.daraja import App, ChaosSettings, DarajaSandbox, Settings
+from tests.integration.helpers import served_locally
 
 TIMEOUT = 5
 Json = dict[str, Any]
@@ -77,12 +78,9 @@ def _calm(sandbox: DarajaSandbox) -> Iterator[None]:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     target = Receiver()
-    server = LocalServer(target, "127.0.0.1", 0, name="receiver")
-    target.url = f"{server.start()}/mpesa/callback/tenant-1/token-1"
-    try:
+    with served_locally(target) as url:
+        target.url = f"{url}/mpesa/callback/tenant-1/token-1"
         yield target
-    finally:
-        server.stop()
 
 
 @dataclass

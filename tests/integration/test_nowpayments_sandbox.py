@@ -30,8 +30,9 @@ from typing import Any
 import pytest
 import requests
 
-from devstack.http_server import MAX_BODY_BYTES, LocalServer, Response
+from devstack.http_server import MAX_BODY_BYTES, Response
 from devstack.sandboxes.nowpayments import NowPaymentsSandbox
+from tests.integration.helpers import served_locally
 
 TIMEOUT = 5
 Json = dict[str, Any]
@@ -193,12 +194,9 @@ def sandbox() -> Iterator[NowPaymentsSandbox]:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     target = Receiver()
-    server = LocalServer(target, "127.0.0.1", 0, name="receiver")
-    target.url = f"{server.start()}/webhooks/nowpayments/tenant-1"
-    try:
+    with served_locally(target) as url:
+        target.url = f"{url}/webhooks/nowpayments/tenant-1"
         yield target
-    finally:
-        server.stop()
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from devstack.http_server import MAX_BODY_BYTES, LocalServer, Response
+from devstack.http_server import MAX_BODY_BYTES, Response
 from devstack.sandboxes.kit import (
     Delivery,
     Json,
@@ -27,6 +27,7 @@ from devstack.sandboxes.kit import (
 from devstack.sandboxes.kit.pages import action_forms, html_response
 from devstack.sandboxes.kit.routing import NoRouteError
 from devstack.sandboxes.kit.switches import check_loopback_address
+from tests.integration.helpers import served_locally
 
 
 @dataclass
@@ -209,12 +210,8 @@ class _Receiver:
 @pytest.fixture
 def receiver() -> Iterator[tuple[_Receiver, str]]:
     target = _Receiver()
-    server = LocalServer(target, "127.0.0.1", 0, name="receiver")
-    url = server.start()
-    try:
+    with served_locally(target) as url:
         yield target, f"{url}/hooks?tenant=t1"
-    finally:
-        server.stop()
 
 
 def _outbox(
