@@ -20,7 +20,7 @@ class FunctionInvoker(Protocol):
 class OneInvocationAtATime:
     """Invokes each function one event at a time, as one Lambda container does.
 
-    Handlers keep per-container state at module level (Powertools' ``BatchProcessor``, say),
+    Handlers keep per-container state at module level (cached settings and clients, say),
     and here every invocation shares one module: a function's SQS batches and scheduled runs
     must not overlap. (Lambda would scale out to more containers; locally they take turns.)
     """

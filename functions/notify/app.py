@@ -1,25 +1,19 @@
 """Notify queue consumer: customer e-mails (Omnisend) for payment and trade events."""
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from payments.batch import BatchResponse, process_sqs_batch
 from payments.logs import function_logger
 from payments.observability import Metric, count, observed
 from payments.services.notifications import notify
 
-processor = BatchProcessor(event_type=EventType.SQS)
 
-
-def handle_record(record: SQSRecord) -> None:
-    outcome = notify(json.loads(record.body))
+def handle_record(record: Mapping[str, Any]) -> None:
+    outcome = notify(json.loads(record["body"]))
     if outcome.startswith("skipped"):
         # Not an error: the tenant has no Omnisend key (or the customer no e-mail).
         count(Metric.NOTIFICATIONS_SKIPPED, reason=outcome)
@@ -27,7 +21,5 @@ def handle_record(record: SQSRecord) -> None:
 
 
 @observed("queue")
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+def handler(event: dict[str, Any], context: LambdaContext) -> BatchResponse:
+    return process_sqs_batch(event, handle_record)

@@ -19,6 +19,13 @@ spec.loader.exec_module(module)
 print(json.dumps(sorted(sys.modules)))
 """
 
+QUEUE_CONSUMER_NOT = {
+    "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.data_classes",
+    "asyncio",
+    "payments.http",
+    "payments.api_models",
+}
 # Modules that belong to other functions' paths, to tooling, or to SDKs a function never calls.
 NOT_FOR = {
     "checkout": {
@@ -45,6 +52,10 @@ NOT_FOR = {
         "aws_xray_sdk",
     },
     "authorizer": {"stripe", "payments.providers.stripe", "payments.services.transitions"},
+    # Queue consumers answer partial batches with payments.batch: Powertools' batch package
+    # imports asyncio and every event data class of Powertools.
+    "callback": QUEUE_CONSUMER_NOT,
+    "notify": QUEUE_CONSUMER_NOT,
     "health": {"stripe", "pynamodb", "payments.store.repositories"},
     # The docs function serves a committed file: no handler, no data access, no generator.
     # A plain read never pays for the refresh path (the provider pipeline, credentials).

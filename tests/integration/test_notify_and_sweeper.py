@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 import stripe
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from devstack.lambdas import FunctionRegistry
 from devstack.sandboxes.omnisend import OmnisendSandbox
 from devstack.sandboxes.stripe import StripeSandbox
 from devstack.template import LocalStack
 from payments.aws.secrets import write_provider_secret
+from payments.batch import BatchFailedError
 from payments.config import reset_settings
 from payments.domain.payment import Customer
 from payments.domain.states import PaymentStatus
@@ -113,7 +113,7 @@ def test_rate_limits_are_retried_and_tenants_without_a_key_are_skipped(
     # Omnisend keeps failing: the message goes back to the queue (a batch where every record
     # failed is an invocation error, which makes Lambda return the whole batch).
     omnisend.fail_next(10, status=503, retry_after=0)
-    with pytest.raises(BatchProcessingError):
+    with pytest.raises(BatchFailedError):
         functions.invoke("NotifyFunction", _sqs_event(_bus_event(envelope)))
     # No key: skipped, not failed.
     quiet = new_tenant("no omnisend")

@@ -15,7 +15,8 @@ from tests.conftest import ROOT
 
 HANDLERS = sorted((ROOT / "functions").glob("*/app.py"))
 # What a handler may import of ours: the edge (resolver, request helpers, response models,
-# idempotency), the use cases, settings, errors, and domain types for its signatures.
+# idempotency), the use cases, settings, errors, domain types for its signatures, and the
+# queue consumers' partial batch responses.
 ALLOWED = (
     "payments.http",
     "payments.api_models",
@@ -26,6 +27,7 @@ ALLOWED = (
     "payments.domain",
     "payments.observability",
     "payments.logs",
+    "payments.batch",
 )
 # Storage, provider adapters and AWS clients belong behind the services.
 FORBIDDEN_EXTERNAL = ("boto3", "botocore", "pynamodb", "stripe")
