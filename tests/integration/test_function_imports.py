@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import cache
 
 import pytest
 
@@ -100,7 +101,8 @@ EVERY_FUNCTION = {
 ALL_FUNCTIONS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
 
 
-def _loaded(function: str) -> set[str]:
+@cache  # one fresh interpreter per function, whichever tests ask about it
+def _loaded(function: str) -> frozenset[str]:
     output = subprocess.run(
         [
             sys.executable,
@@ -115,7 +117,7 @@ def _loaded(function: str) -> set[str]:
         timeout=120,
         env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"},
     ).stdout
-    return set(json.loads(output))
+    return frozenset(json.loads(output))
 
 
 @pytest.mark.parametrize("function", ALL_FUNCTIONS)
