@@ -367,6 +367,7 @@ def test_a_failing_counter_write_never_fails_the_webhook(
         ("inbox.json", {"status": "lost"}, "invalid_query"),
         ("inbox.json", {"since": "yesterday"}, "invalid_type"),
         ("inbox.json", {"since": "2026-01-01T00:00:00"}, "invalid_query"),
+        ("inbox.json", {"since": "0001-01-01T00:00:00+01:00"}, "invalid_query"),
         ("inbox.json", {"limit": "101"}, "value_out_of_range"),
         ("inbox.json", {"cursor": "bm90LWEtY3Vyc29y"}, "invalid_cursor"),
     ],

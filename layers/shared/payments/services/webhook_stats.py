@@ -184,6 +184,11 @@ def inbox_page(
     cursor: str | None,
 ) -> dict[str, Any]:
     providers: Sequence[str] = _checked_provider(provider)
+    if since is not None:
+        try:
+            since = since.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            raise InvalidQueryError("since is out of range") from None
     if status is not None and status not in inbox_store.STATUSES:
         raise InvalidQueryError(f"status must be one of {', '.join(inbox_store.STATUSES)}")
     page = inbox_store.list_entries(
