@@ -31,6 +31,7 @@ tenants_app = typer.Typer(help="Create and list tenants (merchants).", no_args_i
 keys_app = typer.Typer(help="Issue and revoke API keys.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Check the double-entry ledger.", no_args_is_help=True)
 callbacks_app = typer.Typer(help="Operate merchant callbacks.", no_args_is_help=True)
+inbox_app = typer.Typer(help="Maintain the webhook inbox.", no_args_is_help=True)
 credentials_app = typer.Typer(
     help="Set and inspect a tenant's provider credentials (Secrets Manager).",
     no_args_is_help=True,
@@ -40,6 +41,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(callbacks_app, name="callbacks")
+app.add_typer(inbox_app, name="inbox")
 app.add_typer(limits_app, name="limits")
 
 # Stack output -> the setting the payments package reads.
@@ -320,6 +322,15 @@ def callbacks_replay(
     from payments.services.callbacks import replay_dead_letters
 
     typer.echo(f"replayed {replay_dead_letters(limit)} delivery(ies)")
+
+
+@inbox_app.command("backfill-index")
+def inbox_backfill_index() -> None:
+    """Add the inbox index's keys to webhook records stored before it existed, so that
+    GET /v1/webhooks/inbox lists them (idempotent; safe while webhooks arrive)."""
+    from payments.services.webhook_stats import backfill_inbox_index
+
+    typer.echo(f"indexed {backfill_inbox_index()} inbox record(s)")
 
 
 @ledger_app.command("verify")

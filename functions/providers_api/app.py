@@ -1,7 +1,9 @@
-"""/v1/providers: a tenant stores, inspects and tests its own provider credentials.
+"""/v1/providers: the provider registry as the tenant sees it, and the tenant's own provider
+credentials (stored, inspected, tested).
 
-Credentials are write-only: answers show them redacted, with what their last test found and
-the webhook URL the tenant registers at the provider.
+The registry is generated from the provider specs (services/registry.py). Credentials are
+write-only: answers show them redacted, with what their last test found and the webhook URL the
+tenant registers at the provider.
 """
 
 from typing import Annotated, Any
@@ -9,7 +11,12 @@ from typing import Annotated, Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from payments.api_models import CredentialTestResultView, ProviderCredentialsView
+from payments.api_models import (
+    CredentialTestResultView,
+    ProviderCredentialsView,
+    ProviderList,
+    ProviderView,
+)
 from payments.domain.events import rfc3339
 from payments.http import (
     AUTHORIZED_ERRORS,
@@ -21,7 +28,7 @@ from payments.http import (
     tenant_id_of,
 )
 from payments.observability import observed
-from payments.services import credentials
+from payments.services import credentials, registry
 from payments.services.credentials import StoredCredentials
 
 app = create_resolver()
@@ -61,6 +68,34 @@ def _view(stored: StoredCredentials) -> ProviderCredentialsView:
         ),
         webhook_url=stored.webhook_url,
     )
+
+
+@app.get(
+    "/v1/providers",
+    summary="Every provider, as this tenant has it set up",
+    description=(
+        "Generated from the provider specs: each provider's name, icon, capabilities, whether "
+        "this tenant has it configured / enabled / verified, the tenant's webhook URL for it, "
+        "how its webhooks are signed (header and algorithm, or the checks of an unsigned "
+        "one), the source networks accepted, and when its last webhook was accepted. "
+        "Omnisend is listed as kind notifications: credentials, no payments, no webhooks."
+    ),
+    tags=TAGS,
+    responses=api_responses(200, ProviderList, "The providers", *AUTHORIZED_ERRORS),
+)
+def list_providers() -> ProviderList:
+    return ProviderList.model_validate(registry.provider_registry(tenant_id_of(app)))
+
+
+@app.get(
+    "/v1/providers/<provider>",
+    summary="One provider, as this tenant has it set up",
+    description="As in the list. 404 unknown_provider for a name no provider has.",
+    tags=TAGS,
+    responses=api_responses(200, ProviderView, "The provider", 400, 404, *AUTHORIZED_ERRORS),
+)
+def get_provider(provider: Provider) -> ProviderView:
+    return ProviderView.model_validate(registry.provider_entry(tenant_id_of(app), provider))
 
 
 @app.put(

@@ -906,6 +906,88 @@ def credentials_test(provider: str) -> Scenario:
     return scenario
 
 
+# --- the provider registry and the webhook insights ---------------------------------------------
+
+
+def _insights_tenant(world: World) -> str:
+    """A tenant with Stripe and M-PESA set up and one accepted Stripe webhook."""
+    tenant = world.webhook_tenant()
+    set_provider_credentials(tenant, "mpesa", MPESA_INSIGHTS_VALUES)
+    checkout = open_checkout(tenant, suffix=f"insights{unique()}")
+    stripe_delivery(world, tenant, session_completed(checkout), 200, outcome="applied")
+    return tenant
+
+
+MPESA_INSIGHTS_VALUES = {
+    "consumer_key": "ConsumerKey0001",
+    "consumer_secret": "ConsumerSecret0001",
+    "shortcode": "174379",
+    "passkey": "PassKey-0001-abcdef",
+    "transaction_type": "paybill",
+    "party_b": "174379",
+    "environment": "sandbox",
+}
+
+
+def providers_listed(world: World) -> Iterator[Invocation]:
+    tenant = _insights_tenant(world)
+    while True:
+        yield Invocation(
+            lambda: expect(
+                world.api("ProvidersApiFunction", "providers_api/list_providers.json", tenant),
+                200,
+            )
+        )
+
+
+def provider_shown(world: World) -> Iterator[Invocation]:
+    tenant = _insights_tenant(world)
+    while True:
+        yield Invocation(
+            lambda: expect(
+                world.api("ProvidersApiFunction", "providers_api/get_provider.json", tenant),
+                200,
+                configured=True,
+            )
+        )
+
+
+def webhooks_api(sample: str, **query: str) -> Scenario:
+    def scenario(world: World) -> Iterator[Invocation]:
+        tenant = _insights_tenant(world)
+        while True:
+            yield Invocation(
+                lambda: expect(
+                    world.api("WebhooksApiFunction", f"webhooks_api/{sample}", tenant, query=query),
+                    200,
+                )
+            )
+
+    return scenario
+
+
+def inbox_entry_shown(world: World) -> Iterator[Invocation]:
+    tenant = _insights_tenant(world)
+    listed = expect(
+        world.api("WebhooksApiFunction", "webhooks_api/inbox.json", tenant, query={}), 200
+    )
+    entry_id = listed["data"][0]["id"]
+    while True:
+        yield Invocation(
+            lambda: expect(
+                world.api(
+                    "WebhooksApiFunction",
+                    "webhooks_api/inbox_entry.json",
+                    tenant,
+                    path=f"/v1/webhooks/inbox/{entry_id}",
+                    path_parameters={"entry_id": entry_id},
+                ),
+                200,
+                id=entry_id,
+            )
+        )
+
+
 # --- Stripe webhooks ---------------------------------------------------------------------------
 
 
@@ -1363,6 +1445,27 @@ OPERATIONS = [
         "ProvidersApiFunction",
         credentials_test("mpesa"),
     ),
+    Operation(
+        "GET /v1/providers (stripe and mpesa set up)", "ProvidersApiFunction", providers_listed
+    ),
+    Operation("GET /v1/providers/{provider}", "ProvidersApiFunction", provider_shown),
+    Operation("GET /v1/webhooks/health", "WebhooksApiFunction", webhooks_api("health.json")),
+    Operation(
+        "GET /v1/webhooks/stats?days=7",
+        "WebhooksApiFunction",
+        webhooks_api("stats.json", days="7"),
+    ),
+    Operation(
+        "GET /v1/webhooks/inbox (every provider)",
+        "WebhooksApiFunction",
+        webhooks_api("inbox.json"),
+    ),
+    Operation(
+        "GET /v1/webhooks/inbox?provider=stripe&status=rejected",
+        "WebhooksApiFunction",
+        webhooks_api("inbox.json", provider="stripe", status="rejected", limit="10"),
+    ),
+    Operation("GET /v1/webhooks/inbox/{entry_id}", "WebhooksApiFunction", inbox_entry_shown),
     # Stripe webhooks
     Operation(
         "Stripe: checkout.session.completed (paid)",

@@ -70,7 +70,13 @@ def test_every_dead_letter_queue_has_a_depth_alarm() -> None:
 
 
 def test_every_webhook_function_has_its_providers_rejection_and_sweeper_alarms() -> None:
-    webhook_functions = [k for k in RESOURCES if re.fullmatch(r"Webhook[A-Za-z]+Function", k)]
+    # The providers' receivers: a function URL each (WebhooksApiFunction is a REST route).
+    webhook_functions = [
+        k
+        for k in RESOURCES
+        if re.fullmatch(r"Webhook[A-Za-z]+Function", k)
+        and "FunctionUrlConfig" in RESOURCES[k]["Properties"]
+    ]
     assert len(webhook_functions) >= 2
     for function in webhook_functions:
         code = RESOURCES[function]["Properties"]["CodeUri"]

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from devstack.template import LocalStack, load_template
-from payments.store.models import PaymentItem
+from payments.store.models import InboxItem, PaymentItem
 
 TEMPLATE = load_template()
 STACK = LocalStack(TEMPLATE)
@@ -57,9 +57,17 @@ def test_table_indexes_match_the_pynamodb_models() -> None:
             PaymentItem.payable_index,
             PaymentItem.provider_ref_index,
             PaymentItem.pending_index,
+            InboxItem.inbox_index,
         )
     }
     assert declared == modelled
+    # The inbox index carries what a list shows, never the raw payloads.
+    inbox = next(i for i in table["GlobalSecondaryIndexes"] if i["IndexName"] == "inbox-index")
+    assert inbox["Projection"]["ProjectionType"] == "INCLUDE"
+    assert sorted(inbox["Projection"]["NonKeyAttributes"]) == sorted(
+        InboxItem.inbox_index._get_schema()["projection"]["NonKeyAttributes"]
+    )
+    assert "payload" not in inbox["Projection"]["NonKeyAttributes"]
     assert table["StreamSpecification"]["StreamViewType"] == "NEW_IMAGE"
     assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True

@@ -248,3 +248,121 @@ class ProviderCredentialsView(_View):
             "provider); null when the provider sends none"
         )
     )
+
+
+# --- provider registry ---------------------------------------------------------------------
+
+
+class WebhookSecurityView(_View):
+    signed: bool = Field(description="false: the notifications carry no signature (see checks)")
+    signature_header: str | None = Field(description="The header holding the signature")
+    algorithm: str = Field(description='e.g. HMAC-SHA256, HMAC-SHA512; "none" when unsigned')
+    signed_content: str = Field(description="What the signature covers, with which secret")
+    checks: list[str] = Field(description="Further checks every notification must pass")
+
+
+class ProviderView(_View):
+    name: str
+    display_name: str
+    kind: Literal["payments", "notifications"] = Field(
+        description="notifications: sends messages for us (Omnisend), takes no payments"
+    )
+    icon: str = Field(description="An SVG image as a data: URI (nothing to fetch elsewhere)")
+    capabilities: list[str]
+    configured: bool = Field(description="Credentials are stored for this tenant")
+    enabled: bool = Field(description="The stored credentials are switched on")
+    verified: bool = Field(description="Their last test passed")
+    webhook_url: str | None = Field(
+        description=(
+            "Where this provider sends this tenant's webhooks; for a provider with "
+            "webhook_url_per_payment, each payment's own URL is this followed by /<token>. "
+            "null: the provider sends none (or this deployment has no webhook function for it)"
+        )
+    )
+    webhook_url_per_payment: bool
+    webhook_security: WebhookSecurityView | None = Field(
+        description="How its webhooks are authenticated; null when it sends none"
+    )
+    source_networks: list[str] = Field(
+        description="The networks its webhooks must come from (empty: any address)"
+    )
+    last_webhook_accepted_at: Timestamp | None = Field(
+        description="The last webhook of this tenant's accepted from it (within 35 days)"
+    )
+
+
+class ProviderList(_View):
+    data: list[ProviderView]
+
+
+# --- webhook health, statistics and inbox --------------------------------------------------
+
+
+class WebhookHealthView(_View):
+    provider: str
+    configured: bool = Field(description="Credentials for it are stored for this tenant")
+    status: Literal["healthy", "degraded", "silent", "failing"] = Field(
+        description="By the rules of docs/webhooks.md"
+    )
+    last_received_at: Timestamp | None
+    last_accepted_at: Timestamp | None
+    last_rejected_at: Timestamp | None
+    last_rejected_reason: str | None
+    received_last_hour: int
+    received_last_day: int
+    acceptance_rate_last_hour: float | None = Field(
+        description="Accepted / received over the last hour, 0-1; null: nothing received"
+    )
+    acceptance_rate_last_day: float | None = Field(
+        description="Accepted / received over the last 24 hours, 0-1; null: nothing received"
+    )
+
+
+class WebhookHealthList(_View):
+    data: list[WebhookHealthView]
+    generated_at: Timestamp
+
+
+class WebhookDayStatsView(_View):
+    provider: str
+    date: str = Field(description="The UTC day, YYYY-MM-DD")
+    received: int
+    applied: int
+    duplicate: int
+    ignored: int
+    rejected: int
+    rejected_by_reason: dict[str, int]
+    processing_ms_p50: int | None = Field(
+        description=(
+            "Median processing time: the upper bound (ms) of its power-of-two bucket; null "
+            "when nothing was received"
+        )
+    )
+    processing_ms_p95: int | None
+
+
+class WebhookStatsList(_View):
+    data: list[WebhookDayStatsView]
+    days: int
+    generated_at: Timestamp
+
+
+class InboxEntryView(_View):
+    id: str = Field(description="ibx_...: GET /v1/webhooks/inbox/{id} has its raw payload")
+    provider: str
+    event_id: str = Field(
+        description="The provider's id of the event (rejected_<sha256>: one we refused)"
+    )
+    event_type: str = Field(description='The provider\'s event type; "unverified" when refused')
+    status: Literal["accepted", "ignored", "rejected"]
+    reason: str | None
+    received_at: Timestamp
+
+
+class InboxPage(_View):
+    data: list[InboxEntryView]
+    next_cursor: str | None
+
+
+class InboxEntryDetailView(InboxEntryView):
+    payload: str = Field(description="The body as it arrived (UTF-8; undecodable bytes replaced)")

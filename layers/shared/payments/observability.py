@@ -67,6 +67,8 @@ class Metric(StrEnum):
     WEBHOOKS_IGNORED = "WebhooksIgnored"
     WEBHOOKS_REJECTED = "WebhooksRejected"  # per provider: what the alarms watch
     WEBHOOKS_REJECTED_BY_REASON = "WebhooksRejectedByReason"  # per provider and reason
+    # A delivery's tenant statistics could not be written (the delivery itself was answered).
+    WEBHOOK_STATS_FAILURES = "WebhookStatsFailures"
     CALLBACK_ATTEMPTS = "CallbackAttempts"
     CALLBACK_FAILURES = "CallbackFailures"
     NOTIFICATIONS_SKIPPED = "NotificationsSkipped"

@@ -20,6 +20,8 @@ from payments.providers.spec import (
     ProviderSpec,
     WebhookAnswer,
     WebhookReply,
+    WebhookSecurity,
+    monogram_icon,
 )
 
 if TYPE_CHECKING:
@@ -96,6 +98,15 @@ def _adapter() -> MpesaProvider:
 SPEC = ProviderSpec(
     name=NAME,
     display_name="M-PESA",
+    icon=monogram_icon("M", "#43b02a"),
+    webhook_security=WebhookSecurity(
+        algorithm=WebhookSecurity.UNSIGNED,
+        checks=(
+            "per-payment callback URL token (256 random bits, stored hashed on the payment)",
+            "source-IP allow-list (Safaricom's published callback addresses)",
+            "STK push query to Daraja confirms the outcome before it counts",
+        ),
+    ),
     credential_fields=(
         CredentialField(
             "consumer_key",

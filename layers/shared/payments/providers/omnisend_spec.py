@@ -6,11 +6,13 @@ need to store and show its key.
 
 from __future__ import annotations
 
-from payments.providers.spec import CredentialField, ProviderSpec
+from payments.providers.spec import CredentialField, ProviderKind, ProviderSpec, monogram_icon
 
 SPEC = ProviderSpec(
     name="omnisend",
     display_name="Omnisend",
+    kind=ProviderKind.NOTIFICATIONS,
+    icon=monogram_icon("O", "#1d1d1b"),
     credential_fields=(
         CredentialField(
             "api_key",

@@ -12,6 +12,7 @@ Specs are cheap to import (no SDK): the factories import their adapter when firs
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -134,10 +135,56 @@ def json_webhook_reply(answer: WebhookAnswer) -> WebhookReply:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookSecurity:
+    """How a provider's notifications are authenticated, as the registry API shows it: the
+    header that carries the signature and its algorithm, or ``UNSIGNED`` with the checks that
+    stand in for a signature. Descriptive: the adapter's verify_webhook does the checking."""
+
+    algorithm: str  # "HMAC-SHA256", "HMAC-SHA512", ... or UNSIGNED
+    signature_header: str | None = None  # None: the notifications carry no signature
+    signed_content: str = ""  # what the signature covers, with which secret
+    # Further checks on every notification (URL tokens, confirmation with the provider...).
+    # The deployment's source-IP allow-list applies to every provider and is shown apart.
+    checks: tuple[str, ...] = ()
+
+    UNSIGNED = "none"
+
+    @property
+    def signed(self) -> bool:
+        return self.signature_header is not None
+
+
+def monogram_icon(letters: str, background: str, foreground: str = "#ffffff") -> str:
+    """A provider's icon as a self-contained SVG data URI (no external host): its initials on
+    a rounded square of its colour."""
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,3}", letters) or not all(
+        re.fullmatch(r"#[0-9a-fA-F]{6}", colour) for colour in (background, foreground)
+    ):
+        raise ValueError("an icon is 1-3 letters on #rrggbb colours")
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">'
+        f'<rect width="64" height="64" rx="12" fill="{background}"/>'
+        f'<text x="32" y="41" font-family="sans-serif" font-size="{30 - 5 * len(letters)}" '
+        f'font-weight="700" text-anchor="middle" fill="{foreground}">{letters}</text></svg>'
+    )
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+class ProviderKind(StrEnum):
+    PAYMENTS = "payments"  # takes payments (and usually notifies us of them)
+    NOTIFICATIONS = "notifications"  # sends messages for us (Omnisend): no payments, no webhooks
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderSpec:
     name: str
     display_name: str
     credential_fields: tuple[CredentialField, ...]
+    kind: ProviderKind = ProviderKind.PAYMENTS
+    # A data URI (monogram_icon): the registry API shows it, nothing is fetched from elsewhere.
+    icon: str = ""
+    # How its webhooks are authenticated (required of a provider with webhooks).
+    webhook_security: WebhookSecurity | None = None
     # Capabilities, each the adapter's factory typed as that capability's protocol.
     hosted_checkout: Callable[[], HostedCheckoutProvider] | None = None
     push_payment: Callable[[], PushPaymentProvider] | None = None

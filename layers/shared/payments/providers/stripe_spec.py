@@ -14,6 +14,8 @@ from payments.providers.spec import (
     CredentialField,
     Limits,
     ProviderSpec,
+    WebhookSecurity,
+    monogram_icon,
 )
 
 if TYPE_CHECKING:
@@ -60,6 +62,15 @@ def _adapter() -> StripeProvider:
 SPEC = ProviderSpec(
     name=NAME,
     display_name="Stripe",
+    icon=monogram_icon("S", "#635bff"),
+    webhook_security=WebhookSecurity(
+        algorithm="HMAC-SHA256",
+        signature_header="Stripe-Signature",
+        signed_content=(
+            "'{t}.{raw body}' with the endpoint's signing secret (whsec_...); the header's t= "
+            "timestamp must be within 300 s, any of its v1= signatures may match"
+        ),
+    ),
     credential_fields=(
         CredentialField(
             "secret_key",

@@ -18,6 +18,9 @@ import hmac
 import ipaddress
 import re
 import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from payments.config import get_settings
@@ -38,7 +41,7 @@ from payments.services.provider_events import (
     apply_provider_event,
     locate_payment,
 )
-from payments.store import rate_limits
+from payments.store import rate_limits, webhook_stats
 from payments.store.state_change import InboxRecord, record_inbox
 
 MAX_BODY_BYTES = 256 * 1024
@@ -66,26 +69,41 @@ def payment_webhook_url(provider: str, tenant_id: str, token: str) -> str | None
     return f"{base.rstrip('/')}/{tenant_id}/{token}" if base else None
 
 
+@dataclass(slots=True)
+class _Delivery:
+    """One delivery while it is handled: what _answer needs to count it."""
+
+    spec: ProviderSpec
+    started: float  # time.monotonic() when receive_webhook began
+    tenant_id: str | None = None  # from the path, once it matched
+    # Whether the tenant has this provider set up (None: not looked up yet). Only such a
+    # tenant's deliveries are counted in its statistics: made-up tenant paths write nothing.
+    configured: bool | None = None
+    reason: str | None = None  # why it was rejected, as recorded (the adapter's words)
+
+
 def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
     """Handle one function-URL delivery; answers as the provider expects (2xx = stop retrying),
     in the reply shape its spec declares."""
-    spec = get_spec(provider)
+    delivery = _Delivery(get_spec(provider), time.monotonic())
     bind(provider=provider)
     request = event.get("requestContext", {}).get("http", {})
     if str(request.get("method", "POST")).upper() != "POST":
-        return _answer(spec, 405, "method_not_allowed")
+        return _answer(delivery, 405, "method_not_allowed")
     match = _TENANT_PATH.match(str(event.get("rawPath", "")))
     if match is None:
-        return _answer(spec, 404, "unknown_endpoint")
+        return _answer(delivery, 404, "unknown_endpoint")
     tenant_id, path_token = match.group(1), match.group(2)
+    delivery.tenant_id = tenant_id
+    spec = delivery.spec
     if (path_token is not None) != spec.webhook_path_token:
-        return _answer(spec, 404, "unknown_endpoint")
+        return _answer(delivery, 404, "unknown_endpoint")
     try:
         body = _raw_body(event)
     except ValueError:
-        return _answer(spec, 400, "malformed_body")
+        return _answer(delivery, 400, "malformed_body")
     if len(body) > MAX_BODY_BYTES:
-        return _answer(spec, 413, "payload_too_large")
+        return _answer(delivery, 413, "payload_too_large")
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     source_ip = str(request.get("sourceIp", ""))
     if not _source_allowed(provider, source_ip):
@@ -93,17 +111,19 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
             "webhook from outside the provider's source networks",
             extra={"provider": provider, "tenant_id": tenant_id, "source_ip": source_ip},
         )
-        if _credentials(tenant_id, provider) is not None:
+        delivery.configured = _credentials(tenant_id, provider) is not None
+        if delivery.configured:
             _record_rejection(provider, tenant_id, body, f"source_not_allowed: {source_ip}")
-        return _answer(spec, 403, "source_not_allowed")
+        return _answer(delivery, 403, "source_not_allowed")
     credentials = _credentials(tenant_id, provider)
+    delivery.configured = credentials is not None
     if credentials is None:
         # Unknown tenant or provider not set up: nothing to verify with. Not stored, so that
         # anonymous traffic to made-up tenant paths cannot fill the table.
         function_logger().warning(
             "webhook for an unconfigured tenant", extra={"provider": provider}
         )
-        return _answer(spec, 400, "signature_verification_failed")
+        return _answer(delivery, 400, "signature_verification_failed")
     try:
         translated = webhooks(provider).verify_webhook(credentials, body, headers)
     except WebhookVerificationError as error:
@@ -111,7 +131,8 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
         function_logger().warning(
             "webhook rejected", extra={"provider": provider, "reason": error.reason}
         )
-        return _answer(spec, 400, "signature_verification_failed")
+        delivery.reason = error.reason
+        return _answer(delivery, 400, "signature_verification_failed")
     if spec.webhook_path_token or spec.webhook_confirmation is not None:
         try:
             translated = _confirmed(spec, tenant_id, credentials, translated, path_token)
@@ -120,7 +141,8 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
             function_logger().warning(
                 "webhook not confirmed", extra={"provider": provider, "reason": error.reason}
             )
-            return _answer(spec, 400, "not_confirmed")
+            delivery.reason = error.reason
+            return _answer(delivery, 400, "not_confirmed")
     bind(provider_event_id=translated.event_id)
     result = apply_provider_event(
         tenant_id=tenant_id,
@@ -138,7 +160,8 @@ def receive_webhook(provider: str, event: dict[str, Any]) -> dict[str, Any]:
             "reason": result.reason,
         },
     )
-    return _answer(spec, 200, "received", outcome=result.outcome)
+    delivery.reason = result.reason
+    return _answer(delivery, 200, "received", outcome=result.outcome)
 
 
 def _confirmed(
@@ -254,7 +277,8 @@ _REFUSALS = {
 }
 
 
-# Every delivery ends in _answer: it counts it once, as received and by how it ended.
+# Every delivery ends in _answer: it counts it once, as received and by how it ended, in the
+# CloudWatch metrics and in the tenant's statistics (store/webhook_stats.py).
 _OUTCOME_METRICS = {
     EventOutcome.APPLIED: Metric.WEBHOOKS_APPLIED,
     EventOutcome.DUPLICATE: Metric.WEBHOOKS_DUPLICATE,
@@ -263,8 +287,9 @@ _OUTCOME_METRICS = {
 
 
 def _answer(
-    spec: ProviderSpec, status: int, code: str, *, outcome: EventOutcome | None = None
+    delivery: _Delivery, status: int, code: str, *, outcome: EventOutcome | None = None
 ) -> dict[str, Any]:
+    spec = delivery.spec
     count(Metric.WEBHOOKS_RECEIVED, provider=spec.name)
     if outcome is None or outcome is EventOutcome.REJECTED:
         reason = code if outcome is None else "event_rejected"
@@ -272,6 +297,7 @@ def _answer(
         count(Metric.WEBHOOKS_REJECTED_BY_REASON, provider=spec.name, reason=reason)
     else:
         count(_OUTCOME_METRICS[outcome], provider=spec.name)
+    _count_for_tenant(delivery, code, outcome)
     reply = spec.webhook_reply(
         WebhookAnswer(
             status=status,
@@ -285,3 +311,41 @@ def _answer(
         "headers": {"Content-Type": reply.content_type},
         "body": reply.body,
     }
+
+
+def _count_for_tenant(delivery: _Delivery, code: str, outcome: EventOutcome | None) -> None:
+    """Add the delivery to its tenant's statistics: one UpdateItem, after everything else,
+    that never changes the answer. Deliveries to no tenant, or to one that has not set the
+    provider up, are counted only in the metrics above."""
+    tenant_id = delivery.tenant_id
+    if tenant_id is None:
+        return
+    provider = delivery.spec.name
+    try:
+        if delivery.configured is None:
+            # Refused before the credentials were read (malformed, too large, wrong path form):
+            # counted only for a tenant that has the provider set up.
+            delivery.configured = _credentials(tenant_id, provider) is not None
+        if not delivery.configured:
+            return
+        if outcome is None or outcome is EventOutcome.REJECTED:
+            # A refusal counts under its code; an event we refused, under why (amount_mismatch).
+            reason = code if outcome is None else (delivery.reason or "event_rejected")
+            detail = f"{reason}: {delivery.reason}" if outcome is None and delivery.reason else None
+            kind = EventOutcome.REJECTED.value
+        else:
+            reason, detail, kind = None, None, outcome.value
+        webhook_stats.record_delivery(
+            tenant_id,
+            provider,
+            outcome=kind,
+            reason=reason,
+            detail=detail,
+            elapsed_ms=(time.monotonic() - delivery.started) * 1000,
+            at=datetime.now(UTC),
+        )
+    except Exception:  # noqa: BLE001 - statistics must never fail a delivery
+        count(Metric.WEBHOOK_STATS_FAILURES, provider=provider)
+        function_logger().exception(
+            "webhook statistics not recorded", extra={"provider": provider, "tenant_id": tenant_id}
+        )

@@ -23,7 +23,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.constants import NUMBER
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from payments.config import get_settings
@@ -457,6 +457,20 @@ class AccountBalanceItem(PaymentsTableModel):
 # --- webhooks and events -------------------------------------------------------------------
 
 
+class InboxIndex(GlobalSecondaryIndex["InboxItem"]):
+    """What arrived for one tenant from one provider, newest first, without the payloads
+    (GET /v1/webhooks/inbox); the payload is read from the item itself (GET .../{id})."""
+
+    class Meta:
+        index_name = "inbox-index"
+        projection = IncludeProjection(
+            ["provider", "event_id", "event_type", "status", "reason", "received_at"]
+        )
+
+    gsi4pk = UnicodeAttribute(hash_key=True)
+    gsi4sk = UnicodeAttribute(range_key=True)
+
+
 class InboxItem(PaymentsTableModel):
     """A provider notification we received: the dedupe key and the raw payload for audit."""
 
@@ -468,11 +482,23 @@ class InboxItem(PaymentsTableModel):
     reason = UnicodeAttribute(null=True)
     payload = UnicodeAttribute()
     received_at = UTCDateTimeAttribute()
+    # inbox-index: inbox_partition() / "<received_at key time>#<event_id>". Items recorded
+    # before the index existed have neither (payctl inbox backfill-index adds them).
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+
+    inbox_index = InboxIndex()
 
     @staticmethod
     def key(provider: str, tenant_id: str, event_id: str) -> tuple[str, str]:
         # Scoped per tenant: dedupe never lets one tenant's deliveries shadow another's.
         return f"INBOX#{provider}#{tenant_id}#{event_id}", "INBOX"
+
+
+def inbox_partition(tenant_id: str, provider: str) -> str:
+    """The inbox index's partition of one tenant and provider: a provider's deliveries are
+    bounded by its webhook function's reserved concurrency, well under a partition's writes."""
+    return f"INBOXLOG#{tenant_id}#{provider}"
 
 
 class OutboxItem(PaymentsTableModel):
@@ -487,6 +513,42 @@ class OutboxItem(PaymentsTableModel):
     @staticmethod
     def key(event_id: str) -> tuple[str, str]:
         return f"OUTBOX#{event_id}", "OUTBOX"
+
+
+# A tenant's webhook statistics for one provider are spread over STATS_SHARDS partitions: each
+# delivery adds to one shard, chosen at random, so no counter item takes every delivery, and a
+# reader sums the shards. Changing the number hides or splits stored counts: it is part of the
+# data format.
+STATS_SHARDS = 4
+
+
+class WebhookStatsItem(PaymentsTableModel):
+    """One hour of one tenant's deliveries from one provider, in one shard (store/webhook_stats.py):
+    counters added by one UpdateItem per delivery, plus attributes named by the rejection reason
+    (``rejected__<reason>``) and the processing-time bucket (``ms__<bound>``)."""
+
+    tenant_id = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    hour = UnicodeAttribute()  # "YYYY-MM-DDTHH", UTC
+    received = NumberAttribute(null=True)
+    applied = NumberAttribute(null=True)
+    duplicate = NumberAttribute(null=True)
+    ignored = NumberAttribute(null=True)
+    rejected = NumberAttribute(null=True)
+    last_received_at = UnicodeAttribute(null=True)
+    last_accepted_at = UnicodeAttribute(null=True)
+    last_rejected_at = UnicodeAttribute(null=True)
+    last_rejected_reason = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def partition(tenant_id: str, provider: str, shard: int) -> str:
+        if not 0 <= shard < STATS_SHARDS:
+            raise ValueError(f"no stats shard {shard}")
+        return f"WHSTATS#{tenant_id}#{provider}#{shard}"
+
+    @staticmethod
+    def key(tenant_id: str, provider: str, shard: int, hour: str) -> tuple[str, str]:
+        return WebhookStatsItem.partition(tenant_id, provider, shard), f"HOUR#{hour}"
 
 
 def utc_key_time(moment: datetime) -> str:

@@ -52,6 +52,7 @@ from payments.store.models import (
     PaymentItem,
     RefundItem,
     UniqueRefItem,
+    inbox_partition,
     ledger_shard,
     utc_key_time,
 )
@@ -219,6 +220,8 @@ def inbox_item(record: InboxRecord, received_at: datetime) -> InboxItem:
         payload=record.payload,
         received_at=received_at,
         ttl=received_at + INBOX_RETENTION,
+        gsi4pk=inbox_partition(record.tenant_id, record.provider),
+        gsi4sk=f"{utc_key_time(received_at)}#{record.event_id}",
     )
 
 
