@@ -225,3 +225,26 @@ def test_the_spec_declares_its_capabilities_and_credentials() -> None:
     ]
     assert spec.api_base({"environment": "production"}) == "https://api.nowpayments.io"
     assert isinstance(crypto_payments("nowpayments"), NowPaymentsProvider)
+
+
+def test_the_sample_events_are_a_signed_and_an_unsigned_ipn() -> None:
+    samples = Path(__file__).parents[2] / "events" / "webhook_nowpayments"
+    credentials = Credentials(
+        {**CREDENTIALS.values, "ipn_secret": "sandbox-ipn-secret-for-the-sample"}
+    )
+    signed = json.loads((samples / "ipn_finished.json").read_text())
+    raw = signed["body"]
+    assert signed["headers"]["x-nowpayments-sig"] == python_sign_with(credentials, raw)
+    event = NowPaymentsProvider().verify_webhook(credentials, raw.encode(), signed["headers"])
+    assert (event.event_type, event.requested_status) == ("ipn", PaymentStatus.SUCCEEDED)
+    unsigned = json.loads((samples / "ipn_unsigned.json").read_text())
+    with pytest.raises(WebhookVerificationError, match="missing_signature"):
+        NowPaymentsProvider().verify_webhook(
+            credentials, unsigned["body"].encode(), unsigned["headers"]
+        )
+
+
+def python_sign_with(credentials: Credentials, raw: str) -> str:
+    text = json.dumps(json.loads(raw), separators=(",", ":"), sort_keys=True)
+    secret = credentials.values["ipn_secret"].encode()
+    return hmac.new(secret, text.encode(), hashlib.sha512).hexdigest()
