@@ -107,7 +107,13 @@ class Shop:
     def credentials(self) -> Credentials:
         return provider_credentials(self.tenant_id, "nowpayments")
 
-    def pay(self, *, payment_id: str | None = None, pay_currency: str = "BTC") -> Payment:
+    def pay(
+        self,
+        *,
+        payment_id: str | None = None,
+        pay_currency: str = "BTC",
+        our_amount: Decimal | None = None,
+    ) -> Payment:
         """A crypto payment as the crypto use case makes one: NOWPayments' payment first (our
         id as order_id), then ours in the pay currency, pending with its reference."""
         payment_id = payment_id or new_payment_id()
@@ -126,7 +132,7 @@ class Shop:
             tenant_id=self.tenant_id,
             payable_type="booking",
             payable_id=f"bk_{payment_id[-6:]}",
-            amount=created.pay_amount,
+            amount=our_amount or created.pay_amount,
             currency=created.pay_currency,
             provider="nowpayments",
             payment_id=payment_id,
@@ -433,3 +439,37 @@ def test_the_credential_test_checks_the_api_key(shop: Shop) -> None:
     assert (result.ok, result.code) == (False, "invalid_credentials")
     assert "WRONGKEY" not in result.message
     assert adapter.name == "nowpayments"
+
+
+def test_a_lost_ipn_is_settled_from_get_payment_by_the_sweep(shop: Shop) -> None:
+    from payments.providers import sweeper
+    from payments.services.provider_events import EventOutcome, apply_provider_event
+
+    payment = shop.pay()
+    adapter = sweeper("nowpayments")
+    assert adapter.check_payment(shop.credentials, payment) is None  # still waiting
+    shop.account.chaos = ChaosSettings(drop_ipns=True)
+    assert shop.advance(payment, "finished") == []
+    found = adapter.check_payment(shop.credentials, shop.payment(payment.payment_id))
+    assert found is not None
+    event, raw = found
+    assert event.requested_status is PaymentStatus.SUCCEEDED
+    assert (event.amount, event.currency) == (Decimal("0.0002"), "BTC")
+    result = apply_provider_event(
+        tenant_id=shop.tenant_id, provider="nowpayments", event=event, raw_payload=json.dumps(raw)
+    )
+    assert result.outcome is EventOutcome.APPLIED
+    assert shop.payment(payment.payment_id).status is PaymentStatus.SUCCEEDED
+    assert len(journal_for(payment.payment_id)) == 1
+
+
+def test_a_confirmed_amount_that_is_not_our_payments_moves_nothing(
+    functions: FunctionRegistry, shop: Shop
+) -> None:
+    payment = shop.pay(our_amount=Decimal("0.0003"))  # NOWPayments asks 0.0002
+    ipns = shop.advance(payment, "finished")
+    answers = [deliver(functions, shop.tenant_id, ipn.raw, ipn.headers) for ipn in ipns]
+    assert answers[0] == (200, {"received": True, "outcome": "rejected"})
+    assert shop.payment(payment.payment_id).status is PaymentStatus.PENDING
+    assert journal_for(payment.payment_id) == []
+    assert set(rejections(shop.tenant_id)) == {"amount_mismatch"}
