@@ -22,6 +22,8 @@ from devstack.relays import Relays
 from devstack.sandboxes.daraja import App as DarajaApp
 from devstack.sandboxes.daraja import DarajaSandbox
 from devstack.sandboxes.kit import Sandbox
+from devstack.sandboxes.nowpayments import Account as NowPaymentsAccount
+from devstack.sandboxes.nowpayments import NowPaymentsSandbox
 from devstack.sandboxes.omnisend import OmnisendSandbox
 from devstack.sandboxes.registry import SANDBOXES
 from devstack.sandboxes.stripe import StripeSandbox
@@ -52,6 +54,8 @@ class DevStackInfo:
     demo_payment_id: str
     # The demo tenant's Daraja sandbox app (its M-PESA credentials were set through the API).
     demo_mpesa_shortcode: str
+    # The demo tenant's NOWPayments sandbox account (credentials set through the API).
+    demo_nowpayments_account_id: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -166,6 +170,12 @@ class DevStack:
         base_url = f"{api_url}/{gateway.stage}"
         demo = _seed_demo(self.stripe, f"{function_urls}/WebhookStripeFunction", self.omnisend)
         demo["demo_mpesa_shortcode"] = connect_mpesa(base_url, demo["api_key"], self.daraja)
+        demo["demo_nowpayments_account_id"] = connect_nowpayments(
+            base_url,
+            demo["api_key"],
+            self.nowpayments,
+            f"{function_urls}/WebhookNowpaymentsFunction/{demo['tenant_id']}",
+        )
         self.bookings = _start_bookings(
             self.host, self.ports["bookings"], base_url, demo["api_key"], demo["tenant_id"]
         )
@@ -205,6 +215,12 @@ class DevStack:
     def omnisend(self) -> OmnisendSandbox:
         sandbox = self.sandboxes["omnisend"]
         assert isinstance(sandbox, OmnisendSandbox)
+        return sandbox
+
+    @property
+    def nowpayments(self) -> NowPaymentsSandbox:
+        sandbox = self.sandboxes["nowpayments"]
+        assert isinstance(sandbox, NowPaymentsSandbox)
         return sandbox
 
     @property
@@ -251,6 +267,39 @@ def connect_mpesa(api_base: str, api_key: str, sandbox: DarajaSandbox) -> str:
     if not tested.json().get("verified"):
         raise RuntimeError(f"the demo tenant's Daraja credentials did not verify: {tested.text}")
     return app.shortcode
+
+
+def nowpayments_credential_values(account: NowPaymentsAccount) -> dict[str, str]:
+    """The NOWPayments credentials (payments.providers.nowpayments_spec fields) of a sandbox
+    account."""
+    return {
+        "api_key": account.api_key,
+        "ipn_secret": account.ipn_secret,
+        "environment": "sandbox",
+    }
+
+
+def connect_nowpayments(
+    api_base: str, api_key: str, sandbox: NowPaymentsSandbox, ipn_url: str
+) -> str:
+    """Give the demo tenant a NOWPayments (sandbox) account whose IPNs default to our function
+    URL, and set its credentials the way a tenant does (``PUT
+    /v1/providers/nowpayments/credentials``), then test them. Returns the account id."""
+    import requests
+
+    account = sandbox.create_account({"ipn_callback_url": ipn_url})
+    headers = {"Authorization": f"Bearer {api_key}", "Idempotency-Key": "devstack-nowpay-setup"}
+    url = f"{api_base}/v1/providers/nowpayments/credentials"
+    values = nowpayments_credential_values(account)
+    stored = requests.put(url, json={"values": values}, headers=headers, timeout=30)
+    stored.raise_for_status()
+    tested = requests.post(f"{url}/test", headers=headers, timeout=30)
+    tested.raise_for_status()
+    if not tested.json().get("verified"):
+        raise RuntimeError(
+            f"the demo tenant's NOWPayments credentials did not verify: {tested.text}"
+        )
+    return account.account_id
 
 
 def connect_stripe(tenant_id: str, sandbox: StripeSandbox, webhook_base: str) -> str:

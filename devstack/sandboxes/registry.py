@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from devstack.sandboxes.daraja import DarajaSandbox
 from devstack.sandboxes.kit import Sandbox
+from devstack.sandboxes.nowpayments import NowPaymentsSandbox
 from devstack.sandboxes.omnisend import OmnisendSandbox
 from devstack.sandboxes.stripe import StripeSandbox
 
@@ -48,5 +49,13 @@ SANDBOXES: tuple[SandboxEntry, ...] = (
         "MpesaApiBase",
         12113,
         "M-PESA; callbacks go to WebhookMpesaFunction, phone pages at /_sandbox/phone/<id>",
+    ),
+    SandboxEntry(
+        "nowpayments",
+        "nowpayments",
+        NowPaymentsSandbox,
+        "NowpaymentsApiBase",
+        12114,
+        "crypto; IPNs go to WebhookNowpaymentsFunction, invoice pages at /invoice/<id>",
     ),
 )

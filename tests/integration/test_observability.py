@@ -185,6 +185,7 @@ def test_an_api_request_id_is_the_correlation_id_of_the_payment_it_creates(
         "WebhookStripeFunction",
         "StkPushFunction",
         "WebhookMpesaFunction",
+        "WebhookNowpaymentsFunction",
         "CallbacksApiFunction",
         "ProvidersApiFunction",
         "WebhooksApiFunction",

@@ -98,7 +98,7 @@ def test_the_registry_lists_every_provider_with_its_urls_headers_and_algorithms(
     )
     assert status == 200, body
     listed = {entry["name"]: entry for entry in body["data"]}
-    assert {"stripe", "mpesa", "omnisend"} <= set(listed)
+    assert {"stripe", "mpesa", "nowpayments", "omnisend"} <= set(listed)
 
     stripe = listed["stripe"]
     assert stripe["display_name"] == "Stripe"
@@ -122,6 +122,21 @@ def test_the_registry_lists_every_provider_with_its_urls_headers_and_algorithms(
     for check in ("token", "STK", "source-IP"):
         assert check in checks
     assert (mpesa["configured"], mpesa["enabled"]) == (True, False)
+
+    nowpayments = listed["nowpayments"]
+    assert nowpayments["display_name"] == "NOWPayments"
+    assert nowpayments["webhook_url"] == (
+        f"{environment['PROVIDER_WEBHOOK_URL_NOWPAYMENTS']}{tenant}"
+    )
+    assert nowpayments["webhook_url_per_payment"] is False
+    assert nowpayments["webhook_security"]["signed"] is True
+    assert nowpayments["webhook_security"]["signature_header"] == "x-nowpayments-sig"
+    assert nowpayments["webhook_security"]["algorithm"] == "HMAC-SHA512"
+    assert "GET /v1/payment" in " ".join(nowpayments["webhook_security"]["checks"])
+    assert {"crypto_payments", "webhooks", "webhook_confirmation"} <= set(
+        nowpayments["capabilities"]
+    )
+    assert nowpayments["configured"] is False
 
     omnisend = listed["omnisend"]
     assert omnisend["kind"] == "notifications"

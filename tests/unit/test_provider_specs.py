@@ -123,6 +123,7 @@ def test_capabilities_are_typed_factories_and_missing_ones_are_clear_409s() -> N
     assert STRIPE.capabilities == frozenset(Capability) - {
         Capability.WEBHOOK_CONFIRMATION,
         Capability.PUSH_PAYMENT,
+        Capability.CRYPTO_PAYMENTS,
     }
     omnisend = get_spec("omnisend")
     assert omnisend.capabilities == frozenset()

@@ -11,9 +11,10 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from payments.errors import ConflictError, NotFoundError
-from payments.providers import mpesa_spec, omnisend_spec, stripe_spec
+from payments.providers import mpesa_spec, nowpayments_spec, omnisend_spec, stripe_spec
 from payments.providers.base import (
     CredentialTester,
+    CryptoPaymentProvider,
     CustomerProvider,
     HostedCheckoutProvider,
     PushPaymentProvider,
@@ -25,7 +26,15 @@ from payments.providers.base import (
 from payments.providers.spec import Capability, ProviderSpec
 
 SPECS: Mapping[str, ProviderSpec] = MappingProxyType(
-    {spec.name: spec for spec in (stripe_spec.SPEC, mpesa_spec.SPEC, omnisend_spec.SPEC)}
+    {
+        spec.name: spec
+        for spec in (
+            stripe_spec.SPEC,
+            mpesa_spec.SPEC,
+            nowpayments_spec.SPEC,
+            omnisend_spec.SPEC,
+        )
+    }
 )
 
 T = TypeVar("T")
@@ -62,6 +71,7 @@ _UNSUPPORTED_CODES = {
     Capability.WEBHOOKS: "webhooks_not_supported",
     Capability.WEBHOOK_CONFIRMATION: "webhooks_not_supported",
     Capability.CREDENTIAL_TEST: "credential_test_not_supported",
+    Capability.CRYPTO_PAYMENTS: "crypto_not_supported",
 }
 
 
@@ -106,3 +116,7 @@ def webhook_confirmer(name: str) -> WebhookConfirmer:
 
 def credential_tester(name: str) -> CredentialTester:
     return _capability(name, Capability.CREDENTIAL_TEST, get_spec(name).credential_test)
+
+
+def crypto_payments(name: str) -> CryptoPaymentProvider:
+    return _capability(name, Capability.CRYPTO_PAYMENTS, get_spec(name).crypto_payments)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from payments.domain.payment import Payment
@@ -272,3 +273,107 @@ class CredentialTester(Protocol):
         """Ask the provider something cheap with ``credentials``; a refusal is a result, not
         an exception."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class CryptoPaymentRequest:
+    """A payment in a crypto currency for a price (fiat or crypto); our payment id travels to
+    the provider (NOWPayments' ``order_id``). Amounts are exact decimals of major units."""
+
+    payment_id: str
+    price_amount: Decimal
+    price_currency: str
+    pay_currency: str
+    callback_url: str | None
+    description: str = ""
+    pay_amount: Decimal | None = None  # a fixed amount to pay instead of the price converted
+
+
+@dataclass(frozen=True, slots=True)
+class CryptoPayment:
+    """The provider's payment: where and how much the customer sends."""
+
+    provider_ref: str
+    provider_status: str
+    pay_address: str
+    pay_amount: Decimal
+    pay_currency: str
+    price_amount: Decimal
+    price_currency: str
+    order_id: str | None
+    payin_extra_id: str | None = None  # the memo / destination tag some currencies need
+    expires_at: datetime | None = None
+    details: Mapping[str, str] = field(default_factory=dict)  # for Payment.provider_details
+
+
+@dataclass(frozen=True, slots=True)
+class CryptoInvoiceRequest:
+    """A hosted invoice page for a price; the payment made through it names ``payment_id``."""
+
+    payment_id: str
+    price_amount: Decimal
+    price_currency: str
+    callback_url: str | None
+    success_url: str | None = None
+    cancel_url: str | None = None
+    pay_currency: str | None = None  # None: the customer chooses on the page
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CryptoInvoice:
+    provider_ref: str  # the reference our payment is found by until its provider payment exists
+    invoice_id: str
+    invoice_url: str
+    price_amount: Decimal
+    price_currency: str
+    pay_currency: str | None
+    order_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CryptoEstimate:
+    amount_from: Decimal
+    currency_from: str
+    amount_to: Decimal
+    currency_to: str
+
+
+@dataclass(frozen=True, slots=True)
+class CryptoMinimum:
+    currency_from: str
+    currency_to: str
+    min_amount: Decimal  # in currency_from
+    fiat_equivalent: Decimal | None = None  # in the fiat asked for, when one was
+
+
+class CryptoPaymentProvider(Protocol):
+    """Payments in crypto currencies (NOWPayments): direct payments to an address, hosted
+    invoices, the currency list, estimates and per-pair minimums. Currency codes are ours
+    (upper case); ProviderRejectedError for a refusal (a currency it does not take, an amount
+    below the minimum), ProviderUnavailableError for refused credentials."""
+
+    name: str
+
+    def create_payment(
+        self, credentials: Credentials, request: CryptoPaymentRequest
+    ) -> CryptoPayment: ...
+
+    def create_invoice(
+        self, credentials: Credentials, request: CryptoInvoiceRequest
+    ) -> CryptoInvoice: ...
+
+    def currencies(self, credentials: Credentials) -> tuple[str, ...]: ...
+
+    def estimate(
+        self, credentials: Credentials, *, amount: Decimal, currency_from: str, currency_to: str
+    ) -> CryptoEstimate: ...
+
+    def min_amount(
+        self,
+        credentials: Credentials,
+        *,
+        currency_from: str,
+        currency_to: str,
+        fiat_equivalent: str | None = None,
+    ) -> CryptoMinimum: ...

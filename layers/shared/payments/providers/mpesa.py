@@ -20,8 +20,6 @@ import hashlib
 import json
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -41,6 +39,7 @@ from payments.providers.base import (
     PushRequest,
     WebhookVerificationError,
 )
+from payments.providers.http_json import JsonHttpClient
 from payments.providers.mpesa_spec import (
     CURRENCY,
     NAME,
@@ -245,7 +244,7 @@ class MpesaProvider:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.tokens = TokenBroker(shared_tokens)
-        self._timeout = timeout
+        self._http = JsonHttpClient("Daraja", timeout=timeout)
         self._budget = budget_seconds
         self._backoff = tuple(throttle_backoff)
         self._sleep = sleep
@@ -536,19 +535,8 @@ class MpesaProvider:
     def _send(
         self, method: str, url: str, headers: Mapping[str, str], data: bytes | None
     ) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(  # noqa: S310 (an https base URL, or the sandbox's)
-            url, data=data, headers=dict(headers), method=method
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
-                return response.status, _json_object(response.read(1024 * 1024))
-        except urllib.error.HTTPError as error:
-            with error:
-                return error.code, _json_object(error.read(1024 * 1024))
-        except (OSError, ValueError) as error:
-            raise ProviderUnreachableError(
-                f"Daraja did not answer ({type(error).__name__})"
-            ) from None
+        response = self._http.send(method, url, headers, data)
+        return response.status, response.body
 
     @staticmethod
     def _refusal(status: int, payload: Mapping[str, Any]) -> Exception:
@@ -561,14 +549,6 @@ class MpesaProvider:
                 provider_code=str(code),
             )
         return ProviderUnreachableError(f"Daraja answered HTTP {status} without a result")
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _optional_str(value: object) -> str | None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from payments.providers.base import (
         CredentialTester,
+        CryptoPaymentProvider,
         CustomerProvider,
         HostedCheckoutProvider,
         PushPaymentProvider,
@@ -43,6 +44,8 @@ class Capability(StrEnum):
     # Its notifications are unsigned: each is confirmed with the provider before it counts.
     WEBHOOK_CONFIRMATION = "webhook_confirmation"
     CREDENTIAL_TEST = "credential_test"  # a tenant's credentials can be tried on the provider
+    # Payments in crypto currencies: addresses, hosted invoices, currencies, estimates.
+    CRYPTO_PAYMENTS = "crypto_payments"
 
 
 class AmountNotSupportedError(ValueError):
@@ -196,6 +199,7 @@ class ProviderSpec:
     # provider before it counts (see payments.services.webhooks).
     webhook_confirmation: Callable[[], WebhookConfirmer] | None = None
     credential_test: Callable[[], CredentialTester] | None = None
+    crypto_payments: Callable[[], CryptoPaymentProvider] | None = None
     units: AmountUnits = field(default_factory=SameUnits)
     limits: Limits = field(default_factory=Limits)
     # Reasons a refund may give (empty: none may be given).
@@ -228,6 +232,7 @@ class ProviderSpec:
                 (Capability.WEBHOOKS, self.webhooks),
                 (Capability.WEBHOOK_CONFIRMATION, self.webhook_confirmation),
                 (Capability.CREDENTIAL_TEST, self.credential_test),
+                (Capability.CRYPTO_PAYMENTS, self.crypto_payments),
             )
             if factory is not None
         )

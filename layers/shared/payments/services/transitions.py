@@ -16,7 +16,7 @@ from typing import Any
 from payments.domain.events import EventEnvelope, EventType, payment_event_type
 from payments.domain.ledger import JournalEntry, capture_entry
 from payments.domain.payment import Customer, Payment
-from payments.domain.states import PaymentStatus, decide_transition
+from payments.domain.states import OPEN_STATUSES, PaymentStatus, decide_transition
 from payments.errors import BusyError, NotFoundError
 from payments.logs import function_logger
 from payments.money import Amount, amount_for
@@ -160,6 +160,12 @@ def apply_transition(
         events: list[EventEnvelope] = []
         extra: list[ConditionalPut] = []
         updated = current
+        refreshed = _refreshed_details(current, requested, changes)
+        if refreshed is not None and not decision.applies:
+            # An open payment that stays where it is, with news from its provider (a crypto
+            # payment "confirming", an underpayment's amount): the details change, the status
+            # and its events do not.
+            updated = current.with_changes(now, provider_details=refreshed)
         if decision.applies:
             fields = dict(changes or {})
             if requested is PaymentStatus.SUCCEEDED:
@@ -185,7 +191,7 @@ def apply_transition(
             occurred_at=now,
             expected_version=current.version,
             expected_status=current.status,
-            write_payment=decision.applies,
+            write_payment=decision.applies or updated is not current,
             inbox=inbox,
             journal=journal,
             events=events,
@@ -205,6 +211,20 @@ def apply_transition(
             )
         current = None
     raise PaymentChangedConcurrentlyError(payment_id)
+
+
+def _refreshed_details(
+    current: Payment, requested: PaymentStatus, changes: Mapping[str, Any] | None
+) -> dict[str, str] | None:
+    """The provider details an open payment takes when a notification asks for the status it
+    already has and says something new; None otherwise (a late notification about a settled
+    payment never rewrites what it showed when it settled)."""
+    if current.status not in OPEN_STATUSES or requested != current.status or not changes:
+        return None
+    details = changes.get("provider_details")
+    if not isinstance(details, Mapping) or dict(details) == current.provider_details:
+        return None
+    return {str(k): str(v) for k, v in details.items()}
 
 
 # A payment's final outcomes, as the operator counts them (expired and canceled are failures to
