@@ -550,11 +550,15 @@ def test_amount_for_rejects_the_wrong_type(code: str, value: object) -> None:
     assert caught.value.code == "invalid_amount"
 
 
-def test_amount_for_needs_a_known_code_or_an_explicit_crypto_currency() -> None:
+def test_amount_for_takes_a_decimal_in_any_well_formed_ticker_as_crypto() -> None:
+    # A ledger line or stored payment carries only its code: NOWPayments' USDTTRC20 must do.
+    assert amount_for("usdttrc20", Decimal("1.50")) == Decimal("1.5")
     with pytest.raises(UnknownCurrencyError):
-        amount_for("usdttrc20", Decimal(1))
+        amount_for("XXX", 1)  # an int in an unknown code is no amount of anything
     with pytest.raises(UnknownCurrencyError):
-        amount_for("XXX", 1)
+        amount_for("usdt-trc20", Decimal(1))  # not a ticker
+    with pytest.raises(InvalidAmountError):
+        amount_for("usd", Decimal("1.5"))  # fiat stays int minor units
 
 
 def test_amount_for_does_not_trust_a_hand_built_currency() -> None:

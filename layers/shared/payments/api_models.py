@@ -117,8 +117,15 @@ class PaymentView(_View):
     expires_at: Timestamp | None
     provider_details: dict[str, str] = Field(
         description="What the provider reported that you may show: for M-PESA "
-        "`checkout_request_id`, `phone_masked`, `receipt_number`, `result_code`, `result_desc`"
+        "`checkout_request_id`, `phone_masked`, `receipt_number`, `result_code`, `result_desc`; "
+        "for NOWPayments `provider_status`, `pay_address`, `pay_amount`, `actually_paid` and, "
+        "when the customer sent more or less than asked, `overpaid` / `underpaid`"
     )
+    price_amount: AmountValue | None = Field(
+        description="The order's price when the payment is in another currency (a crypto "
+        "payment priced in fiat); null otherwise"
+    )
+    price_currency: str | None
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -163,6 +170,55 @@ class StkPushView(_View):
     )
     customer_message: str = Field(
         description="Daraja's text for the customer (empty on a replayed answer)"
+    )
+
+
+DecimalString = Annotated[
+    str, Field(description='An exact decimal string, never a JSON number: "0.00020001"')
+]
+
+
+class CryptoPaymentView(_View):
+    payment_id: str
+    status: PaymentStatus
+    provider_status: str | None = Field(
+        description="NOWPayments' payment_status (waiting, confirming, ... finished)"
+    )
+    pay_address: str | None = Field(description="Where the customer sends the coins")
+    pay_amount: DecimalString
+    pay_currency: str = Field(description="The coin, upper case (BTC, USDTTRC20)")
+    payin_extra_id: str | None = Field(
+        description="The memo / destination tag the customer must add (XRP, XLM...); null "
+        "when the coin needs none"
+    )
+    expires_at: Timestamp | None = Field(description="NOWPayments' expiration estimate")
+    price_amount: AmountValue
+    price_currency: str
+
+
+class CryptoInvoiceView(_View):
+    payment_id: str
+    status: PaymentStatus
+    invoice_id: str | None
+    invoice_url: str | None = Field(description="NOWPayments' hosted page: send the customer")
+    price_amount: AmountValue
+    price_currency: str
+    pay_currency: str | None = Field(description="null: the customer chooses on the page")
+
+
+class CryptoCurrenciesView(_View):
+    currencies: list[str] = Field(
+        description="The coins NOWPayments takes for your account, upper case; cached up to an hour"
+    )
+
+
+class CryptoEstimateView(_View):
+    amount_from: DecimalString
+    currency_from: str
+    estimated_amount: DecimalString
+    currency_to: str
+    min_amount: DecimalString | None = Field(
+        description="NOWPayments' least amount for the pair, in currency_from"
     )
 
 

@@ -635,14 +635,19 @@ Amount: TypeAlias = int | Decimal
 def amount_for(currency_code: str | Currency, value: object) -> Amount:
     """Validate a ledger amount for a currency: fiat -> `int` (not bool), crypto -> `Decimal`.
 
-    A code is resolved with `currency()` (known fiat and crypto only); pass the `Currency` from
-    `crypto_currency()` for other coins. Crypto values come back canonical (see `CryptoAmount`).
+    A code is resolved with `currency()` (known fiat and crypto); a `Decimal` in any other
+    well-formed, non-ISO ticker is crypto (`crypto_currency()`), because a ledger line or a
+    stored payment carries only its code and NOWPayments pays in hundreds of coins
+    (``USDTTRC20``). An int in an unknown code is still `UnknownCurrencyError`. Crypto values
+    come back canonical (see `CryptoAmount`).
     """
     if isinstance(currency_code, Currency):
         # Re-resolve rather than trust a hand-built Currency's exponent or kind.
         resolved = (crypto_currency if currency_code.is_crypto else fiat_currency)(
             currency_code.code
         )
+    elif isinstance(value, Decimal) and _normalize_code(currency_code) not in _FIAT:
+        resolved = crypto_currency(currency_code)
     else:
         resolved = currency(currency_code)
     _reject_float(value)

@@ -49,6 +49,10 @@ class Payment:
     # For providers whose notifications are not signed: the SHA-256 of the single-purpose token
     # their notification URL carries for this payment. Never shown.
     webhook_token_hash: str | None = None
+    # What the customer is charged in, when the payment is in another currency (a crypto
+    # payment priced in fiat: amount/currency are the coin's, this the order's price).
+    price_amount: Amount | None = None
+    price_currency: str | None = None
 
     def with_status(self, status: PaymentStatus, at: datetime, **changes: Any) -> Payment:
         """The next version of this payment in ``status``."""
@@ -78,6 +82,8 @@ class Payment:
             "checkout_url": self.checkout_url,
             "expires_at": rfc3339(self.expires_at) if self.expires_at else None,
             "provider_details": dict(self.provider_details),
+            "price_amount": None if self.price_amount is None else render_amount(self.price_amount),
+            "price_currency": self.price_currency,
             "created_at": rfc3339(self.created_at),
             "updated_at": rfc3339(self.updated_at),
         }

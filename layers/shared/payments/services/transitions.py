@@ -78,9 +78,17 @@ def create_payment(
     metadata: dict[str, str] | None = None,
     payment_id: str | None = None,
     source: str = "api",
+    price_amount: Amount | None = None,
+    price_currency: str | None = None,
 ) -> Payment:
-    """Write a new payment in ``created`` (with its history entry and ``payment.created``)."""
+    """Write a new payment in ``created`` (with its history entry and ``payment.created``).
+    ``price_amount``/``price_currency``: the order's price when the payment is in another
+    currency (a crypto payment priced in fiat)."""
     amount_for(currency, amount)
+    if (price_amount is None) != (price_currency is None):
+        raise ValueError("a price needs both its amount and its currency")
+    if price_currency is not None:
+        amount_for(price_currency, price_amount)
     now = datetime.now(UTC)
     payment = Payment(
         payment_id=payment_id or new_payment_id(),
@@ -97,6 +105,8 @@ def create_payment(
         description=description,
         customer=customer or Customer(),
         metadata=dict(metadata or {}),
+        price_amount=price_amount,
+        price_currency=price_currency,
         # Zero of the amount's own type: 0 for fiat, Decimal("0") for crypto.
         amount_captured=amount - amount,
         amount_refunded=amount - amount,

@@ -74,6 +74,8 @@ def payment_to_item(payment: Payment) -> PaymentItem:
         expires_at=payment.expires_at,
         provider_details=dict(payment.provider_details) or None,
         webhook_token_hash=payment.webhook_token_hash,
+        price_amount=None if payment.price_amount is None else Decimal(payment.price_amount),
+        price_currency=payment.price_currency,
         created_at=payment.created_at,
         updated_at=payment.updated_at,
         gsi1pk=payable_partition(payment.tenant_id, payment.payable_type, payment.payable_id),
@@ -124,6 +126,10 @@ def item_to_payment(item: PaymentItem) -> Payment:
         if item.provider_details
         else {},
         webhook_token_hash=item.webhook_token_hash,
+        price_amount=stored_amount(item.price_currency, item.price_amount)
+        if item.price_currency and item.price_amount is not None
+        else None,
+        price_currency=item.price_currency,
         created_at=item.created_at,
         updated_at=item.updated_at,
     )

@@ -223,6 +223,8 @@ class PaymentItem(PaymentsTableModel):
     expires_at = UTCDateTimeAttribute(null=True)
     provider_details = MapAttribute[str, Any](null=True)
     webhook_token_hash = UnicodeAttribute(null=True)
+    price_amount = AmountAttribute(null=True)
+    price_currency = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     gsi1pk = UnicodeAttribute(null=True)
@@ -554,3 +556,16 @@ class WebhookStatsItem(PaymentsTableModel):
 def utc_key_time(moment: datetime) -> str:
     """Sortable timestamp used inside sort keys (microseconds, UTC, fixed width)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class ProviderListItem(PaymentsTableModel):
+    """A provider's answer that changes slowly (NOWPayments' currency list), kept for every
+    container of a tenant until ``fresh_until`` (store/provider_cache.py); the table's TTL
+    removes it a while later."""
+
+    values = ListAttribute(of=UnicodeAttribute)
+    fresh_until = NumberAttribute()  # epoch seconds
+
+    @staticmethod
+    def key(tenant_id: str, name: str) -> tuple[str, str]:
+        return f"TENANT#{tenant_id}", f"PROVIDERLIST#{name}"
