@@ -36,6 +36,7 @@ def _sandbox_lines(info: DevStackInfo) -> str:
 def _usage(info: DevStackInfo, payctl: str) -> str:
     pages = info.return_pages_url
     daraja = info.sandbox_urls["daraja"]
+    nowpayments = info.sandbox_urls["nowpayments"]
     return f"""
 Payments devstack is up (moto as AWS, real handlers behind a local API Gateway).
 
@@ -86,6 +87,19 @@ open {daraja}/_sandbox/phone/<checkout_request_id> and choose Pay (or Cancel, Wr
 Insufficient funds, No answer). The callback reaches WebhookMpesaFunction, is confirmed with
 an STK query, and then:
   curl -s -H "Authorization: Bearer $KEY" "$BASE/v1/payments/<payment_id>?refresh=true"
+Take a crypto payment (NOWPayments; the price in minor units, 2500 is USD 25.00, paid in BTC):
+  curl -s -X POST -H "Authorization: Bearer $KEY" \\
+       -H "Idempotency-Key: crypto-$(date +%s)" -H "Content-Type: application/json" \\
+       -d '{{"payable_type":"order","payable_id":"ord_1","price_amount":2500,
+            "price_currency":"USD","pay_currency":"BTC"}}' \\
+       $BASE/v1/crypto/payments
+The customer "sends" the coin on the NOWPayments sandbox: move the answer's
+provider_reference
+through waiting, confirming and finished (one signed IPN per status, each confirmed with
+GET /v1/payment before it counts), then read the payment:
+  curl -s -X POST -H "Content-Type: application/json" -d '{{"status":"finished"}}' \\
+       {nowpayments}/_sandbox/payments/<provider_reference>/advance
+  curl -s -H "Authorization: Bearer $KEY" $BASE/v1/payments/<payment_id>
 Then refund part of a (Stripe) payment:
   curl -s -X POST -H "Authorization: Bearer $KEY" \\
        -H "Idempotency-Key: refund-$(date +%s)" -H "Content-Type: application/json" \\

@@ -184,6 +184,9 @@ class CryptoPaymentView(_View):
     provider_status: str | None = Field(
         description="NOWPayments' payment_status (waiting, confirming, ... finished)"
     )
+    provider_reference: str | None = Field(
+        description="NOWPayments' payment_id (also found by GET /v1/payments?provider_reference=)"
+    )
     pay_address: str | None = Field(description="Where the customer sends the coins")
     pay_amount: DecimalString
     pay_currency: str = Field(description="The coin, upper case (BTC, USDTTRC20)")

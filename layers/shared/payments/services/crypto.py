@@ -160,6 +160,7 @@ def crypto_payment_view(payment: Payment) -> dict[str, Any]:
         "payment_id": payment.payment_id,
         "status": payment.status.value,
         "provider_status": details.get("provider_status"),
+        "provider_reference": payment.provider_ref,
         "pay_address": details.get("pay_address"),
         "pay_amount": render_amount(payment.amount),
         "pay_currency": payment.currency,
