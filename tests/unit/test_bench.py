@@ -73,7 +73,9 @@ def test_every_function_has_a_cold_start_ratio_against_the_floor(
         assert imports["self_ms_beyond_floor"] > 0, name
         packages = [p["package"] for p in imports["top_packages"]]
         assert "payments" in packages, (name, packages)
-        assert not {"boto3", "botocore"} & set(packages)  # in the floor
+        # botocore is in the floor; boto3 may appear for submodules the floor does not load
+        # (the webhook statistics' boto3.dynamodb helpers), which are a real cost.
+        assert "botocore" not in packages
         # The libraries floor: what the function imports, none of ours, costs more than the
         # floor and no more than the function (within the noise of three samples).
         assert entry["libraries"], name
