@@ -26,6 +26,9 @@ from payments.services import webhook_stats
 app = create_resolver()
 
 TAGS = ["webhooks"]
+# RFC 3339 date-time with a required offset. A pydantic datetime would also take a number
+# ("0.5" as seconds since the epoch) or a bare date, which the document does not promise.
+RFC3339_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 ProviderQuery = Annotated[
     str | None,
     Query(
@@ -35,6 +38,17 @@ ProviderQuery = Annotated[
         description="Only this provider (one that sends webhooks, e.g. stripe, mpesa)",
     ),
 ]
+
+
+def _instant(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.upper())
+    except ValueError:
+        raise PaymentsError(
+            "since is not a valid RFC 3339 date-time", code="invalid_query"
+        ) from None
 
 
 @app.get(
@@ -102,8 +116,13 @@ def list_inbox(
         ),
     ] = None,
     since: Annotated[
-        datetime | None,
-        Query(description="Only what arrived at or after this time (RFC 3339)"),
+        str | None,
+        Query(
+            max_length=40,
+            pattern=RFC3339_PATTERN,
+            json_schema_extra={"format": "date-time"},
+            description="Only what arrived at or after this time (RFC 3339 with a time zone)",
+        ),
     ] = None,
     limit: Annotated[
         int | None, Query(ge=1, le=100, description="Page size, 1-100 (default 25)")
@@ -118,14 +137,12 @@ def list_inbox(
         ),
     ] = None,
 ) -> InboxPage:
-    if since is not None and since.tzinfo is None:
-        raise PaymentsError("since must carry a time zone (e.g. Z)", code="invalid_query")
     return InboxPage.model_validate(
         webhook_stats.inbox_page(
             tenant_id_of(app),
             provider=provider,
             status=status,
-            since=since,
+            since=_instant(since),
             limit=limit or get_settings().default_page_size,
             cursor=cursor,
         )

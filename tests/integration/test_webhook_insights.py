@@ -380,8 +380,14 @@ def test_a_failing_counter_write_never_fails_the_webhook(
         ("stats.json", {"provider": "omnisend"}, "webhooks_not_supported"),
         ("stats.json", {"provider": "Stripe!"}, "invalid_format"),
         ("inbox.json", {"status": "lost"}, "invalid_query"),
-        ("inbox.json", {"since": "yesterday"}, "invalid_type"),
-        ("inbox.json", {"since": "2026-01-01T00:00:00"}, "invalid_query"),
+        ("inbox.json", {"since": "yesterday"}, "invalid_format"),
+        # Numbers (seconds since the epoch), bare dates and times without an offset are not
+        # RFC 3339 date-times, though a lenient parser would take them.
+        ("inbox.json", {"since": "0.5"}, "invalid_format"),
+        ("inbox.json", {"since": "1764700000"}, "invalid_format"),
+        ("inbox.json", {"since": "2026-01-01"}, "invalid_format"),
+        ("inbox.json", {"since": "2026-01-01T00:00:00"}, "invalid_format"),
+        ("inbox.json", {"since": "2026-02-30T00:00:00Z"}, "invalid_query"),
         ("inbox.json", {"since": "0001-01-01T00:00:00+01:00"}, "invalid_query"),
         ("inbox.json", {"limit": "101"}, "value_out_of_range"),
         ("inbox.json", {"cursor": "bm90LWEtY3Vyc29y"}, "invalid_cursor"),
