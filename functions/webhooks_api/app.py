@@ -28,7 +28,10 @@ app = create_resolver()
 TAGS = ["webhooks"]
 # RFC 3339 date-time with a required offset. A pydantic datetime would also take a number
 # ("0.5" as seconds since the epoch) or a bare date, which the document does not promise.
-RFC3339_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+RFC3339_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 ProviderQuery = Annotated[
     str | None,
     Query(
