@@ -109,6 +109,14 @@ class RefundObservation:
 
 
 @dataclass(frozen=True, slots=True)
+class Denomination:
+    """An amount in its currency (integer minor units for fiat, a Decimal for crypto)."""
+
+    amount: Amount
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderEvent:
     """A verified provider notification, translated."""
 
@@ -121,9 +129,16 @@ class ProviderEvent:
     # The provider's id of the captured money (Stripe: the PaymentIntent), used to refund.
     capture_ref: str | None = None
     refunds: tuple[RefundObservation, ...] = ()
-    # What the provider says was paid, to check against the payment before money moves.
+    # What the provider says was asked for, to check against the payment before money moves.
     amount: Amount | None = None
     currency: str | None = None
+    # The currency the customer pays in and what is asked in it, when that was decided after
+    # the payment was made (an invoice paid in the coin the customer chose on the provider's
+    # page). An open payment still in its price currency takes it, its price kept beside it.
+    paid_in: Denomination | None = None
+    # What actually arrived, in the currency paid in, when it can differ from what was asked
+    # (a crypto overpayment): a capture posts this to the ledger. None: the payment's amount.
+    received: Amount | None = None
     # What the payment shows of this notification once it applies (Payment.provider_details):
     # a receipt number, a result code and its text...
     details: Mapping[str, str] = field(default_factory=dict)

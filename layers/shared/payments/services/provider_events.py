@@ -15,6 +15,8 @@ from enum import StrEnum
 from typing import Any
 
 from payments.domain.payment import Payment
+from payments.domain.states import OPEN_STATUSES
+from payments.money import Amount, InvalidAmountError, MoneyError, amount_for
 from payments.providers.base import ProviderEvent
 from payments.services.refunds import settle_refunds
 from payments.services.transitions import apply_transition
@@ -56,6 +58,11 @@ def apply_provider_event(
         payment.currency,
     ):
         return _record(inbox, EventOutcome.REJECTED, "amount_mismatch", payment.payment_id)
+    try:
+        denomination = paid_in_changes(payment, event)
+        received = _received(payment, event)
+    except MoneyError:
+        return _record(inbox, EventOutcome.REJECTED, "invalid_amount", payment.payment_id)
     if event.refunds:
         settled = settle_refunds(
             tenant_id=tenant_id,
@@ -69,7 +76,7 @@ def apply_provider_event(
         outcome = settled.outcome
     else:
         assert event.requested_status is not None  # actionable without refunds
-        changes: dict[str, Any] = {}
+        changes: dict[str, Any] = dict(denomination)
         if event.capture_ref:
             changes["capture_ref"] = event.capture_ref
         if event.details:
@@ -82,12 +89,45 @@ def apply_provider_event(
             inbox=inbox,
             changes=changes,
             current=payment,
+            received=received,
         ).outcome
     if outcome is CommitOutcome.REFERENCE_TAKEN:
         return _record(inbox, EventOutcome.REJECTED, "capture_ref_taken", payment.payment_id)
     if outcome is CommitOutcome.DUPLICATE:
         return EventResult(EventOutcome.DUPLICATE, payment.payment_id)
     return EventResult(EventOutcome.APPLIED, payment.payment_id)
+
+
+def paid_in_changes(payment: Payment, event: ProviderEvent) -> dict[str, Any]:
+    """The payment's new denomination when the event names the currency the customer pays in
+    and the payment, still open, is in its price currency (no price kept beside it yet): the
+    amount asked in that currency becomes the payment's, the old amount its price. Nothing
+    is posted before a capture, so the ledger only ever sees the currency paid in."""
+    paid_in = event.paid_in
+    if paid_in is None or payment.status not in OPEN_STATUSES or payment.price_currency:
+        return {}
+    if (paid_in.amount, paid_in.currency) == (payment.amount, payment.currency):
+        return {}
+    amount = amount_for(paid_in.currency, paid_in.amount)  # MoneyError: not an amount
+    if amount <= 0:
+        raise InvalidAmountError("the amount paid in must be positive")
+    return {
+        "amount": amount,
+        "currency": paid_in.currency,
+        "price_amount": payment.amount,
+        "price_currency": payment.currency,
+    }
+
+
+def _received(payment: Payment, event: ProviderEvent) -> Amount | None:
+    """What arrived, checked as an amount of the currency the payment is (or will be) in."""
+    if event.received is None:
+        return None
+    currency = event.paid_in.currency if event.paid_in else payment.currency
+    received = amount_for(currency, event.received)
+    if received < 0:
+        raise InvalidAmountError("a received amount cannot be negative")
+    return received
 
 
 def locate_payment(tenant_id: str, provider: str, event: ProviderEvent) -> Payment | None:

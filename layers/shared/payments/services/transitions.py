@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,6 +147,7 @@ def apply_transition(
     inbox: InboxRecord | None = None,
     changes: Mapping[str, Any] | None = None,
     current: Payment | None = None,
+    received: Amount | None = None,
 ) -> TransitionResult:
     """Move the payment to ``requested`` if the state machine allows it; record it either way.
 
@@ -155,7 +156,9 @@ def apply_transition(
     the same transaction. A new ``capture_ref`` is claimed for this payment alone within its
     tenant and provider; one another payment holds is ``REFERENCE_TAKEN`` (nothing written).
     A redelivered inbox id changes nothing (``DUPLICATE``). A lost race is re-read and decided
-    again. ``current`` saves the first read when the caller has it.
+    again. ``current`` saves the first read when the caller has it. ``received``: what
+    actually arrived when the provider says it differs from the amount (a crypto overpayment);
+    the capture posts it and the payment shows it as ``amount_captured``.
     """
     if requested in REFUND_STATUSES:
         raise ValueError("refund statuses follow from succeeded refunds (services.refunds)")
@@ -170,18 +173,21 @@ def apply_transition(
         events: list[EventEnvelope] = []
         extra: list[ConditionalPut] = []
         updated = current
-        refreshed = _refreshed_details(current, requested, changes)
-        if refreshed is not None and not decision.applies:
+        refreshed = _refreshed_fields(current, requested, changes)
+        if refreshed and not decision.applies:
             # An open payment that stays where it is, with news from its provider (a crypto
-            # payment "confirming", an underpayment's amount): the details change, the status
-            # and its events do not.
-            updated = current.with_changes(now, provider_details=refreshed)
+            # payment "confirming", an underpayment's amount, the coin an invoice is paid in):
+            # those fields change, the status and its events do not.
+            updated = current.with_changes(now, **refreshed)
         if decision.applies:
-            fields = dict(changes or {})
-            if requested is PaymentStatus.SUCCEEDED:
-                journal.extend(capture_journal(current))
-                fields["amount_captured"] = current.amount
-            updated = current.with_status(requested, now, **fields)
+            updated = current.with_status(requested, now, **dict(changes or {}))
+            if requested is PaymentStatus.SUCCEEDED and current.amount_captured == 0:
+                # In the currency this transition leaves the payment in (an invoice's coin).
+                captured = updated.amount if received is None else received
+                if captured <= 0:
+                    raise ValueError("a capture needs a positive amount")
+                journal.extend(capture_journal(updated, captured))
+                updated = replace(updated, amount_captured=captured)
             if updated.capture_ref and updated.capture_ref != current.capture_ref:
                 # Later notifications (disputes) may only name the captured payment.
                 extra.append(ConditionalPut(provider_ref_item(updated, updated.capture_ref)))
@@ -223,18 +229,27 @@ def apply_transition(
     raise PaymentChangedConcurrentlyError(payment_id)
 
 
-def _refreshed_details(
+# What an open payment may take from a notification that leaves its status as it is.
+_REFRESHABLE = ("provider_details", "amount", "currency", "price_amount", "price_currency")
+
+
+def _refreshed_fields(
     current: Payment, requested: PaymentStatus, changes: Mapping[str, Any] | None
-) -> dict[str, str] | None:
-    """The provider details an open payment takes when a notification asks for the status it
-    already has and says something new; None otherwise (a late notification about a settled
-    payment never rewrites what it showed when it settled)."""
+) -> dict[str, Any]:
+    """The fields an open payment takes when a notification asks for the status it already
+    has and says something new: its provider details, and the currency it is paid in when the
+    provider names it (see ``provider_events.paid_in_changes``). Nothing otherwise: a late
+    notification about a settled payment never rewrites what it showed when it settled."""
     if current.status not in OPEN_STATUSES or requested != current.status or not changes:
-        return None
+        return {}
+    fields: dict[str, Any] = {}
     details = changes.get("provider_details")
-    if not isinstance(details, Mapping) or dict(details) == current.provider_details:
-        return None
-    return {str(k): str(v) for k, v in details.items()}
+    if isinstance(details, Mapping) and dict(details) != current.provider_details:
+        fields["provider_details"] = {str(k): str(v) for k, v in details.items()}
+    for name in _REFRESHABLE[1:]:
+        if name in changes and changes[name] != getattr(current, name):
+            fields[name] = changes[name]
+    return fields
 
 
 # A payment's final outcomes, as the operator counts them (expired and canceled are failures to
@@ -262,17 +277,19 @@ def _committed(change: StateChange) -> None:
     )
 
 
-def capture_journal(payment: Payment) -> list[JournalEntry]:
-    """The capture posting, unless this payment's money was already captured."""
+def capture_journal(payment: Payment, received: Amount | None = None) -> list[JournalEntry]:
+    """The capture posting of ``received`` (default: the payment's amount), unless this
+    payment's money was already captured."""
     if payment.amount_captured != 0:
         return []
+    amount = payment.amount if received is None else received
     return [
         capture_entry(
             entry_id=f"je_{uuid.uuid4().hex}",
             tenant_id=payment.tenant_id,
             payment_id=payment.payment_id,
             provider=payment.provider,
-            amount=payment.amount,
+            amount=amount,
             currency=payment.currency,
         )
     ]
