@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import requests
 
 from devstack.http_server import MAX_BODY_BYTES, Response
 from devstack.lambdas import FunctionRegistry
@@ -31,6 +32,8 @@ from payments.providers.base import (
     ProviderRejectedError,
 )
 from payments.services.credentials import provider_credentials, set_provider_credentials
+from payments.services.crypto import crypto_invoice_view
+from payments.services.ledger_check import verify_tenant_ledger
 from payments.services.transitions import apply_transition, create_payment, new_payment_id
 from payments.store import repositories
 from tests.integration.helpers import items_of_type, new_tenant, served_locally
@@ -136,6 +139,8 @@ class Shop:
             currency=created.pay_currency,
             provider="nowpayments",
             payment_id=payment_id,
+            price_amount=1000,
+            price_currency="USD",
         )
         return apply_transition(
             tenant_id=self.tenant_id,
@@ -144,6 +149,55 @@ class Shop:
             source="api",
             changes={"provider_ref": created.provider_ref, "provider_details": created.details},
         ).payment
+
+    def invoice(self, *, price_amount: int = 1000, price_currency: str = "USD") -> Payment:
+        """An invoice as the crypto use case makes one: NOWPayments' invoice first (our id as
+        order_id), then our payment in the price currency, pending with the invoice's
+        reference; the customer has not chosen a coin yet."""
+        payment_id = new_payment_id()
+        invoice = crypto_payments("nowpayments").create_invoice(
+            self.credentials,
+            CryptoInvoiceRequest(
+                payment_id=payment_id,
+                price_amount=Decimal(price_amount) / 100,
+                price_currency=price_currency,
+                callback_url=self.ipn_url,
+                success_url=None,
+                cancel_url=None,
+                description="Room 14",
+            ),
+        )
+        create_payment(
+            tenant_id=self.tenant_id,
+            payable_type="booking",
+            payable_id=f"bk_{payment_id[-6:]}",
+            amount=price_amount,
+            currency=price_currency,
+            provider="nowpayments",
+            payment_id=payment_id,
+        )
+        return apply_transition(
+            tenant_id=self.tenant_id,
+            payment_id=payment_id,
+            requested=PaymentStatus.PENDING,
+            source="api",
+            changes={
+                "provider_ref": invoice.provider_ref,
+                "provider_details": {"invoice_id": invoice.invoice_id},
+                "checkout_url": invoice.invoice_url,
+            },
+        ).payment
+
+    def on_invoice_page(self, payment: Payment, action: str) -> list[Ipn]:
+        """What the customer does on the hosted invoice page (choose a coin, pay...), over
+        HTTP; the IPNs it causes."""
+        assert payment.checkout_url is not None
+        answer = requests.post(
+            f"{payment.checkout_url}/{action}", timeout=TIMEOUT, allow_redirects=False
+        )
+        assert answer.status_code == 303, answer.text
+        assert self.sandbox.wait_for_ipns(TIMEOUT)
+        return self.receiver.take()
 
     def advance(self, payment: Payment, status: str, **paid: Decimal) -> list[Ipn]:
         assert payment.provider_ref is not None
@@ -230,6 +284,92 @@ def test_a_signed_ipn_confirmed_by_get_payment_settles_the_payment_in_its_coin(
     lines = {(line["account"], line["currency"]) for line in entry["lines"]}
     assert lines == {("provider_clearing:nowpayments", "BTC"), ("merchant_sales", "BTC")}
     assert rejections(shop.tenant_id) == []
+
+
+def test_an_invoice_paid_in_the_coin_the_customer_chose_is_captured_in_that_coin(
+    functions: FunctionRegistry, shop: Shop
+) -> None:
+    invoice = shop.invoice(price_amount=1000, price_currency="USD")
+    assert (invoice.amount, invoice.currency, invoice.price_currency) == (1000, "USD", None)
+    # The customer picks Bitcoin on NOWPayments' page, then pays in full there.
+    assert shop.on_invoice_page(invoice, "btc") == []  # a new payment waits: no IPN yet
+    ipns = shop.on_invoice_page(invoice, "pay")
+    assert [ipn.status for ipn in ipns] == ["confirming", "confirmed", "sending", "finished"]
+    assert {json.loads(ipn.raw)["order_id"] for ipn in ipns} == {invoice.payment_id}
+    # In order: the first IPN moves the payment into the coin (its price kept beside it) and
+    # leaves it pending; the last captures the coin.
+    assert deliver(functions, shop.tenant_id, ipns[0].raw, ipns[0].headers)[0] == 200
+    assert deliver_all(functions, shop, ipns[1:]) == [200, 200, 200]
+    paid = shop.payment(invoice.payment_id)
+    assert paid.status is PaymentStatus.SUCCEEDED
+    assert (paid.amount, paid.currency) == (Decimal("0.0002"), "BTC")  # 10 USD at 50000
+    assert (paid.price_amount, paid.price_currency) == (1000, "USD")
+    assert paid.amount_captured == Decimal("0.0002")
+    assert paid.provider_details["invoice_id"] == str(json.loads(ipns[0].raw)["invoice_id"])
+    [entry] = journal_for(invoice.payment_id)
+    assert {
+        (line["account"], line["currency"], Decimal(line["debit"] + line["credit"]))
+        for line in entry["lines"]
+    } == {
+        ("provider_clearing:nowpayments", "BTC", Decimal("0.0002")),
+        ("merchant_sales", "BTC", Decimal("0.0002")),
+    }
+    assert rejections(shop.tenant_id) == []
+    assert verify_tenant_ledger(shop.tenant_id).ok
+    # The invoice, as a replayed POST /v1/crypto/invoices answers it, keeps its price.
+    view = crypto_invoice_view(paid)
+    assert (view["price_amount"], view["price_currency"], view["pay_currency"]) == (
+        1000,
+        "USD",
+        "BTC",
+    )
+
+
+def test_an_invoice_whose_finished_ipn_arrives_first_is_captured_in_the_coin(
+    functions: FunctionRegistry, shop: Shop
+) -> None:
+    invoice = shop.invoice(price_amount=2550, price_currency="EUR")
+    shop.on_invoice_page(invoice, "eth")
+    ipns = shop.on_invoice_page(invoice, "pay")
+    assert deliver_all(functions, shop, list(reversed(ipns))) == [200, 200, 200, 200]
+    paid = shop.payment(invoice.payment_id)
+    assert paid.status is PaymentStatus.SUCCEEDED
+    # EUR 25.50 at 1.1 USD, ETH at 2500 USD: 0.01122 ETH, exact.
+    assert (paid.amount, paid.currency) == (Decimal("0.01122"), "ETH")
+    assert (paid.price_amount, paid.price_currency) == (2550, "EUR")
+    assert {
+        line["currency"] for entry in journal_for(invoice.payment_id) for line in entry["lines"]
+    } == {"ETH"}
+
+
+def test_an_invoice_the_customer_let_expire_fails_with_nothing_posted(
+    functions: FunctionRegistry, shop: Shop
+) -> None:
+    invoice = shop.invoice()
+    shop.on_invoice_page(invoice, "ltc")
+    ipns = shop.on_invoice_page(invoice, "expire")
+    assert deliver_all(functions, shop, ipns) == [200] * len(ipns)
+    expired = shop.payment(invoice.payment_id)
+    assert expired.status is PaymentStatus.EXPIRED
+    assert expired.currency == "LTC"
+    assert journal_for(invoice.payment_id) == []
+
+
+def test_an_overpayment_is_captured_as_it_arrived_and_shows(
+    functions: FunctionRegistry, shop: Shop
+) -> None:
+    payment = shop.pay()  # asks 0.0002 BTC
+    ipns = shop.advance(payment, "finished", actually_paid=Decimal("0.00025"))
+    assert set(deliver_all(functions, shop, ipns)) == {200}
+    paid = shop.payment(payment.payment_id)
+    assert paid.status is PaymentStatus.SUCCEEDED
+    assert (paid.amount, paid.amount_captured) == (Decimal("0.0002"), Decimal("0.00025"))
+    assert paid.provider_details["overpaid"] == "0.00005"
+    [entry] = journal_for(payment.payment_id)
+    assert {Decimal(line["debit"] + line["credit"]) for line in entry["lines"]} == {
+        Decimal("0.00025")
+    }
+    assert verify_tenant_ledger(shop.tenant_id).ok
 
 
 def test_progress_is_shown_while_the_payment_stays_pending(

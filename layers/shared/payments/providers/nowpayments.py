@@ -27,6 +27,7 @@ from urllib.parse import quote, urlencode
 from payments.domain.payment import Payment
 from payments.domain.states import PaymentStatus
 from payments.money import FIAT_EXPONENTS, Money, MoneyError
+from payments.money import amount_for as ledger_amount
 from payments.providers.base import (
     Credentials,
     CredentialTestResult,
@@ -36,6 +37,7 @@ from payments.providers.base import (
     CryptoMinimum,
     CryptoPayment,
     CryptoPaymentRequest,
+    Denomination,
     ProviderError,
     ProviderEvent,
     ProviderRejectedError,
@@ -417,17 +419,19 @@ def status_for(state: PaymentState) -> PaymentStatus | None:
 
 def amount_for(payment: Payment, state: PaymentState) -> tuple[Decimal | int | None, str | None]:
     """What the provider says was asked for, in our payment's denomination, for the shared
-    amount check: the pay amount and currency for a payment priced in crypto, the price for
-    one priced in fiat (an invoice's, before the customer chose a coin)."""
-    if payment.currency in FIAT_EXPONENTS:
-        if state.price_amount is None or state.price_currency is None:
-            return None, None
-        try:
+    amount check: the price for a payment still in its price currency (an invoice's, before
+    the customer chose a coin), else the pay amount and currency."""
+    if payment.price_currency is not None:
+        return state.pay_amount, state.pay_currency
+    if state.price_amount is None or state.price_currency is None:
+        return None, None
+    try:
+        if state.price_currency in FIAT_EXPONENTS:
             money = Money.from_provider_amount(state.price_amount, state.price_currency)
-        except MoneyError:
-            return -1, state.price_currency  # not a price we could have asked for
-        return money.minor, state.price_currency
-    return state.pay_amount, state.pay_currency
+            return money.minor, state.price_currency
+        return ledger_amount(state.price_currency, state.price_amount), state.price_currency
+    except MoneyError:
+        return -1, state.price_currency  # not a price we could have asked for
 
 
 def event_for(
@@ -438,6 +442,10 @@ def event_for(
     if status is PaymentStatus.PENDING and state.status == "finished":
         details["underpaid"] = "true"
     amount, currency = amount_for(payment, state) if payment is not None else (None, None)
+    paid_in = None
+    if state.pay_amount is not None and state.pay_currency:
+        # The coin is the customer's choice on an invoice's page; a direct payment has it.
+        paid_in = Denomination(state.pay_amount, state.pay_currency)
     return ProviderEvent(
         event_id=event_id,
         event_type=event_type,
@@ -448,6 +456,9 @@ def event_for(
         amount=amount,
         currency=currency,
         details=details,
+        paid_in=paid_in,
+        # finished with at least the pay amount: what arrived, an overpayment included.
+        received=state.actually_paid if status is PaymentStatus.SUCCEEDED else None,
     )
 
 

@@ -5,8 +5,12 @@ A direct payment is in the coin the customer sends: its ``amount`` is NOWPayment
 ``pay_amount`` (an exact Decimal, CryptoAmount rules) in ``pay_currency``, and the order's price
 (fiat minor units, or a crypto decimal) is kept beside it (``price_amount``/``price_currency``),
 so the capture posts the coin to the ledger. An invoice's coin is chosen on NOWPayments' page,
-so its payment is in the price currency. What then settles either is the provider-agnostic
-path: the signed IPN, confirmed with ``GET /v1/payment`` (webhook_nowpayments), or the sweeper.
+so its payment starts in the price currency; the first IPN that names the coin moves it there,
+the price kept beside it (``ProviderEvent.paid_in``), so an invoice's capture posts the coin
+too. What then settles either is the provider-agnostic path: the signed IPN, confirmed with
+``GET /v1/payment`` (webhook_nowpayments), or the sweeper. A capture posts what actually
+arrived (``actually_paid``), so an overpayment is in the ledger and shows as
+``amount_captured`` above ``amount``.
 
 The provider is called before our payment is written: a NOWPayments payment has an address and
 an amount that our payment must carry from its first version, and NOWPayments takes no
@@ -235,14 +239,22 @@ def start_crypto_invoice(
 
 
 def crypto_invoice_view(payment: Payment) -> dict[str, Any]:
+    """The invoice as made; once the customer has chosen a coin the payment is in it and the
+    price is kept beside it (``price_amount``/``price_currency``)."""
+    if payment.price_amount is not None and payment.price_currency is not None:
+        price, price_currency = payment.price_amount, payment.price_currency
+        pay_currency: str | None = payment.currency
+    else:
+        price, price_currency = payment.amount, payment.currency
+        pay_currency = payment.provider_details.get("pay_currency")
     return {
         "payment_id": payment.payment_id,
         "status": payment.status.value,
         "invoice_id": payment.provider_details.get("invoice_id"),
         "invoice_url": payment.checkout_url,
-        "price_amount": render_amount(payment.amount),
-        "price_currency": payment.currency,
-        "pay_currency": payment.provider_details.get("pay_currency"),
+        "price_amount": render_amount(price),
+        "price_currency": price_currency,
+        "pay_currency": pay_currency,
     }
 
 
