@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from tests.conftest import ROOT
 
 STARTUP_TIMEOUT = 120
+# The printed line that sets $BASE and $KEY for the commands after it.
+EXPORT_LINE = re.compile(r"^  (export BASE=\S+ KEY=\S+)$", re.MULTILINE)
+
+
+def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.25) -> Any:
+    """``check()``'s first truthy value within ``timeout`` seconds, else its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
 
 
 @dataclass
@@ -32,6 +47,42 @@ class RunningDevStack:
     @property
     def base_url(self) -> str:
         return self.info["api_base_url"]
+
+    def printed_command(self, route: str) -> str:
+        """The printed ``export BASE=... KEY=...`` line and the printed ``curl -s -X POST``
+        command that ends with ``route`` (e.g. ``$BASE/v1/crypto/payments``), as one script
+        to run with bash: what a reader of `make dev`'s output would paste."""
+        printed = self.printed()
+        export = EXPORT_LINE.search(printed)
+        end = printed.find(route)
+        start = printed.rfind("  curl -s -X POST", 0, end)
+        command = printed[start + 2 : end + len(route)] if 0 <= start < end else ""
+        assert export, printed
+        assert command.count("curl") == 1, printed
+        return f"{export.group(1)}\n{command}"
+
+    def payment(
+        self, payment_id: str, *, api_key: str | None = None, refresh: bool = False
+    ) -> dict[str, Any]:
+        """``GET /v1/payments/{id}`` with the demo tenant's key (or ``api_key``): 200 or fail."""
+        response = requests.get(
+            f"{self.base_url}/v1/payments/{payment_id}",
+            params={"refresh": "true"} if refresh else None,
+            headers={"Authorization": f"Bearer {api_key or self.info['api_key']}"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        payment: dict[str, Any] = response.json()
+        return payment
+
+    def booking(self, booking_id: str) -> dict[str, Any]:
+        """The bookings reference app's booking, as JSON."""
+        response = requests.get(
+            f"{self.info['bookings_app_url']}/bookings/{booking_id}", timeout=10
+        )
+        assert response.status_code == 200, response.text
+        booking: dict[str, Any] = response.json()
+        return booking
 
     def payctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

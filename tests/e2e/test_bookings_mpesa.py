@@ -5,25 +5,14 @@ one a Stripe payment sends, confirms the booking or leaves it unconfirmed."""
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable
 from typing import Any
 
 import requests
 
-from tests.e2e.conftest import RunningDevStack
+from tests.e2e.conftest import RunningDevStack, eventually
 
 CONFIRM_TIMEOUT_SECONDS = 15.0
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
-
-
-def _eventually(check: Callable[[], Any], timeout: float = CONFIRM_TIMEOUT_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.25)
 
 
 def _new_phone() -> str:
@@ -54,15 +43,6 @@ def _booked(devstack: RunningDevStack, **overrides: Any) -> dict[str, Any]:
     return booking
 
 
-def _booking(devstack: RunningDevStack, booking_id: str) -> dict[str, Any]:
-    response = requests.get(
-        f"{devstack.info['bookings_app_url']}/bookings/{booking_id}", timeout=10
-    )
-    assert response.status_code == 200, response.text
-    booking: dict[str, Any] = response.json()
-    return booking
-
-
 def _phone_url(devstack: RunningDevStack, booking: dict[str, Any]) -> str:
     return (
         f"{devstack.info['sandbox_urls']['daraja']}/_sandbox/phone/{booking['checkout_request_id']}"
@@ -77,7 +57,7 @@ def _press(devstack: RunningDevStack, booking: dict[str, Any], button: str) -> r
 
 
 def _settled(devstack: RunningDevStack, booking_id: str) -> dict[str, Any] | None:
-    current = _booking(devstack, booking_id)
+    current = devstack.booking(booking_id)
     return current if current["status"] != "PENDING_PAYMENT" else None
 
 
@@ -86,17 +66,6 @@ def _verified_deliveries(devstack: RunningDevStack, booking_id: str) -> list[dic
         f"{devstack.info['bookings_app_url']}/_test/deliveries", timeout=10
     ).json()["data"]
     return [d for d in deliveries if booking_id in (d.get("detail") or "")]
-
-
-def _payment(devstack: RunningDevStack, payment_id: str) -> dict[str, Any]:
-    response = requests.get(
-        f"{devstack.base_url}/v1/payments/{payment_id}",
-        headers={"Authorization": f"Bearer {devstack.info['api_key']}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    payment: dict[str, Any] = response.json()
-    return payment
 
 
 def test_an_mpesa_booking_paid_on_the_phone_is_confirmed_by_our_verified_callback(
@@ -126,7 +95,7 @@ def test_an_mpesa_booking_paid_on_the_phone_is_confirmed_by_our_verified_callbac
 
     paid = _press(devstack, booking, "pay")
     assert paid.status_code == 303
-    settled = _eventually(lambda: _settled(devstack, booking["id"]))
+    settled = eventually(lambda: _settled(devstack, booking["id"]), CONFIRM_TIMEOUT_SECONDS)
     assert settled, f"booking {booking['id']} was not settled in {CONFIRM_TIMEOUT_SECONDS} s"
     assert settled["status"] == "CONFIRMED"
     assert settled["payment_id"] == booking["payment_id"]
@@ -139,7 +108,7 @@ def test_an_mpesa_booking_paid_on_the_phone_is_confirmed_by_our_verified_callbac
         "mpesa",
     )
     assert delivery["detail"] == f"booking {booking['id']} CONFIRMED"
-    payment = _payment(devstack, booking["payment_id"])
+    payment = devstack.payment(booking["payment_id"])
     assert (payment["provider"], payment["status"]) == ("mpesa", "succeeded")
     assert (payment["payable_type"], payment["payable_id"]) == ("booking", booking["id"])
     assert payment["provider_reference"] == booking["checkout_request_id"]
@@ -156,15 +125,15 @@ def test_a_push_cancelled_on_the_phone_leaves_the_booking_unconfirmed(
     booking = _booked(devstack)
     assert _press(devstack, booking, "cancel").status_code == 303
 
-    settled = _eventually(lambda: _settled(devstack, booking["id"]))
+    settled = eventually(lambda: _settled(devstack, booking["id"]), CONFIRM_TIMEOUT_SECONDS)
     assert settled, f"booking {booking['id']} was not settled in {CONFIRM_TIMEOUT_SECONDS} s"
     assert settled["status"] == "CANCELLED"
     [delivery] = _verified_deliveries(devstack, booking["id"])
     assert (delivery["type"], delivery["provider"]) == ("payment.canceled", "mpesa")
-    assert _payment(devstack, booking["payment_id"])["status"] == "canceled"
+    assert devstack.payment(booking["payment_id"])["status"] == "canceled"
     # The prompt is gone: there is nothing left to pay, and the booking stays unconfirmed.
     assert _press(devstack, booking, "pay").status_code == 409
-    assert _booking(devstack, booking["id"])["status"] == "CANCELLED"
+    assert devstack.booking(booking["id"])["status"] == "CANCELLED"
 
 
 def test_a_second_booking_while_the_phone_has_a_prompt_is_409_with_retry_after(
@@ -178,7 +147,7 @@ def test_a_second_booking_while_the_phone_has_a_prompt_is_409_with_retry_after(
     assert 1 <= int(second.headers["Retry-After"]) <= 120
     # Once the first prompt is answered, the phone takes a new one.
     assert _press(devstack, first, "cancel").status_code == 303
-    assert _eventually(lambda: _settled(devstack, first["id"]))
+    assert eventually(lambda: _settled(devstack, first["id"]), CONFIRM_TIMEOUT_SECONDS)
     assert _book(devstack, phone_number=phone).status_code == 201
 
 

@@ -8,42 +8,25 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 from decimal import Decimal
 from typing import Any
 
 import requests
 
-from tests.e2e.conftest import RunningDevStack
+from tests.e2e.conftest import RunningDevStack, eventually
 
-EXPORT_LINE = re.compile(r"^  (export BASE=\S+ KEY=\S+)$", re.MULTILINE)
 ROUTE = "$BASE/v1/crypto/payments"
-
-
-def _payment(devstack: RunningDevStack, payment_id: str) -> dict[str, Any]:
-    response = requests.get(
-        f"{devstack.base_url}/v1/payments/{payment_id}",
-        headers={"Authorization": f"Bearer {devstack.info['api_key']}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 def test_the_printed_crypto_payment_settles_through_signed_confirmed_ipns(
     devstack: RunningDevStack,
 ) -> None:
     printed = devstack.printed()
-    export = EXPORT_LINE.search(printed)
-    end = printed.find(ROUTE)
-    start = printed.rfind("  curl -s -X POST", 0, end)
-    create = printed[start + 2 : end + len(ROUTE)] if 0 <= start < end else ""
+    create = devstack.printed_command(ROUTE)
     advance = re.search(r"(http://\S+/_sandbox/payments/)<provider_reference>/advance", printed)
-    assert export, printed
-    assert create.count("curl") == 1, printed
     assert advance, printed
     result = subprocess.run(
-        ["bash", "-c", f"{export.group(1)}\n{create}"],
+        ["bash", "-c", create],
         capture_output=True,
         text=True,
         timeout=30,
@@ -67,11 +50,11 @@ def test_the_printed_crypto_payment_settles_through_signed_confirmed_ipns(
     idle = requests.post(f"{sandbox}/_sandbox/wait_for_ipns", json={"timeout": 20}, timeout=30)
     assert idle.json() == {"idle": True}
 
-    deadline = time.monotonic() + 20
-    payment = _payment(devstack, created["payment_id"])
-    while payment["status"] != "succeeded" and time.monotonic() < deadline:
-        time.sleep(0.5)
-        payment = _payment(devstack, created["payment_id"])
+    def succeeded() -> dict[str, Any] | None:
+        payment = devstack.payment(created["payment_id"])
+        return payment if payment["status"] == "succeeded" else None
+
+    payment = eventually(succeeded, timeout=20) or devstack.payment(created["payment_id"])
     assert payment["status"] == "succeeded", payment
     assert payment["currency"] == "BTC"
     assert Decimal(str(payment["amount_captured"])) == Decimal(created["pay_amount"])

@@ -8,10 +8,7 @@ import subprocess
 
 import requests
 
-from tests.e2e.conftest import RunningDevStack
-
-# The printed line that sets $BASE and $KEY for the commands after it.
-EXPORT_LINE = re.compile(r"^  (export BASE=\S+ KEY=\S+)$", re.MULTILINE)
+from tests.e2e.conftest import EXPORT_LINE, RunningDevStack
 
 
 def _auth(key: str) -> dict[str, str]:
@@ -49,17 +46,12 @@ def test_make_dev_prints_an_stk_push_that_works_and_the_phone_page(
     devstack: RunningDevStack,
 ) -> None:
     printed = devstack.printed()
-    export = EXPORT_LINE.search(printed)
     # The printed command: from the last `curl` before the STK push route to the route.
-    end = printed.find("$BASE/v1/mpesa/stk-push")
-    start = printed.rfind("  curl -s -X POST", 0, end)
-    push = printed[start + 2 : end + len("$BASE/v1/mpesa/stk-push")] if 0 <= start < end else ""
+    push = devstack.printed_command("$BASE/v1/mpesa/stk-push")
     phone = re.search(r"open (http://\S+/_sandbox/phone/)<checkout_request_id>", printed)
-    assert export, printed
-    assert push.count("curl") == 1, printed
     assert phone, printed
     result = subprocess.run(
-        ["bash", "-c", f"{export.group(1)}\n{push}"],
+        ["bash", "-c", push],
         capture_output=True,
         text=True,
         timeout=30,

@@ -6,21 +6,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import requests
 
-from tests.e2e.conftest import RunningDevStack
-
-
-def _eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.25)
+from tests.e2e.conftest import RunningDevStack, eventually
 
 
 def _book(devstack: RunningDevStack, amount: int = 2500) -> dict[str, Any]:
@@ -64,11 +54,11 @@ def test_a_paid_booking_is_confirmed_by_a_verified_callback_and_receipted_once(
         current = requests.get(f"{bookings}/bookings/{booking['id']}", timeout=10).json()
         return current if current["status"] == "CONFIRMED" else None
 
-    assert _eventually(confirmed), "the booking was never confirmed"
+    assert eventually(confirmed, timeout=30), "the booking was never confirmed"
     deliveries = requests.get(f"{bookings}/_test/deliveries", timeout=10).json()["data"]
     mine = [d for d in deliveries if booking["id"] in (d.get("detail") or "")]
     assert [d["outcome"] for d in mine] == ["verified"]  # verified with standardwebhooks
-    receipts = _eventually(lambda: _receipts(devstack, booking["payment_id"]))
+    receipts = eventually(lambda: _receipts(devstack, booking["payment_id"]), timeout=30)
     time.sleep(2)  # any duplicate would have arrived by now
     receipts = _receipts(devstack, booking["payment_id"])
     assert len(receipts) == 1
@@ -92,7 +82,7 @@ def test_a_failing_merchant_endpoint_gets_the_event_later_and_once(
         return bool(current["status"] == "CONFIRMED")
 
     # The first attempt fails; the retry comes 5 s (+-10 %) later.
-    assert _eventually(confirmed, timeout=40)
+    assert eventually(confirmed, timeout=40)
     outcomes = [
         d["outcome"]
         for d in requests.get(f"{bookings}/_test/deliveries", timeout=10).json()["data"]
@@ -148,4 +138,4 @@ def test_the_sweeper_settles_a_payment_whose_webhooks_were_lost(
         ).json()
         return bool(payment["status"] == "succeeded")
 
-    assert _eventually(settled, timeout=30)
+    assert eventually(settled, timeout=30)

@@ -24,7 +24,7 @@ from typing import Any, cast
 import pytest
 import requests
 
-from tests.e2e.conftest import RunningDevStack
+from tests.e2e.conftest import RunningDevStack, eventually
 
 WAIT_SECONDS = 15.0
 DARAJA_ACK = {"ResultCode": 0, "ResultDesc": "Accepted"}
@@ -133,15 +133,7 @@ def _callbacks_sent(daraja: str) -> None:
 def _payment(
     devstack: RunningDevStack, tenant: Tenant, payment_id: str, *, refresh: bool = False
 ) -> dict[str, Any]:
-    response = requests.get(
-        f"{devstack.base_url}/v1/payments/{payment_id}",
-        params={"refresh": "true"} if refresh else None,
-        headers=tenant.headers,
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    payment: dict[str, Any] = response.json()
-    return payment
+    return devstack.payment(payment_id, api_key=tenant.api_key, refresh=refresh)
 
 
 CUSTOMER_EMAIL = "wanjiku@example.com"
@@ -168,12 +160,7 @@ def _receipted_once(devstack: RunningDevStack, payment_id: str) -> None:
 
 
 def _eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
+    return eventually(check, timeout, interval=0.2)
 
 
 def _wait_for_status(
@@ -403,7 +390,11 @@ def test_a_prompt_that_is_not_paid_ends_the_payment_with_daraja_s_result_and_no_
         assert ringing["refresh"]["outcome"] == "still_open", ringing
         assert ringing["status"] == "pending"
 
-    ended = _wait_for_status(devstack, demo, push.payment_id, status)
+    _wait_for_status(devstack, demo, push.payment_id, status)
+    # The sweeper (every 2 s here) may settle it from the STK query before the callback is
+    # sent: wait for the callback too, then read what both left.
+    _callbacks_sent(daraja)
+    ended = _payment(devstack, demo, push.payment_id)
     sandbox = _sandbox_push(daraja, push.checkout_request_id)
     assert str(sandbox["ResultCode"]) == result_code
     assert [c["delivered"] for c in sandbox["callbacks"]] == [True]
