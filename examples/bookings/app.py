@@ -4,7 +4,8 @@ Read it as an integration guide in code. It uses nothing of the payments backbon
 the standard library, ``requests`` for the API and ``standardwebhooks`` for the callbacks.
 
     POST /bookings              create a booking and start its payment   -> 201 booking
-                                (a Stripe checkout, or an M-PESA prompt on the customer's phone)
+                                (a Stripe checkout, an M-PESA prompt on the customer's phone,
+                                or a NOWPayments crypto invoice page)
     GET  /bookings/<id>         a booking: JSON, or to a browser (Accept: text/html) the page the
                                 customer returns to after paying, refreshed until it is settled
     POST /bookings/<id>/checkout  retry a payment start that failed (same Idempotency-Key: safe)
@@ -54,10 +55,11 @@ CALLBACK_EVENT_TYPES = (
 )
 CANCELLING_EVENT_TYPES = frozenset({"payment.failed", "payment.expired", "payment.canceled"})
 
-# How the customer pays. Both end the same way: our signed callback confirms the booking.
+# How the customer pays. All end the same way: our signed callback confirms the booking.
 STRIPE = "stripe"  # a hosted checkout page (POST /v1/checkout); the default
 MPESA = "mpesa"  # an STK push: a prompt on the customer's phone (POST /v1/mpesa/stk-push)
-PAYMENT_METHODS = (STRIPE, MPESA)
+CRYPTO = "crypto"  # a hosted invoice page, the coin chosen there (POST /v1/crypto/invoices)
+PAYMENT_METHODS = (STRIPE, MPESA, CRYPTO)
 MPESA_CURRENCY = "KES"  # M-PESA takes shillings only; amounts stay in cents (5000 = KES 50)
 MPESA_ACCOUNT_REFERENCE_LENGTH = 12  # Daraja's limits: what the customer's phone shows
 MPESA_TRANSACTION_DESC_LENGTH = 13
@@ -87,7 +89,7 @@ class Booking:
     customer_email: str  # kept for the checkout; not shown in responses
     status: str = PENDING_PAYMENT
     payment_id: str | None = None
-    checkout_url: str | None = None  # Stripe: the hosted page
+    checkout_url: str | None = None  # Stripe's checkout page, or the crypto invoice page
     payment_method: str = STRIPE
     phone_number: str | None = None  # M-PESA: the phone to prompt; not shown in responses
     checkout_request_id: str | None = None  # M-PESA: Daraja's id of the prompt (ws_CO_...)
@@ -114,6 +116,8 @@ class Booking:
                 "checkout_request_id": self.checkout_request_id,
                 "customer_message": mpesa_customer_message(self),
             }
+        if self.payment_method == CRYPTO:
+            return {**shown, "payment_method": CRYPTO, "checkout_url": self.checkout_url}
         return {**shown, "checkout_url": self.checkout_url}  # Stripe: the answer as it always was
 
 
@@ -234,6 +238,22 @@ class PaymentsClient:
         }
         headers = {"Idempotency-Key": f"booking-{booking.id}-mpesa"}
         return self._post("/v1/mpesa/stk-push", body, headers)
+
+    def create_crypto_invoice(self, booking: Booking, return_url: str) -> Json:
+        """A hosted crypto invoice for the booking's price: ``{"payment_id", "invoice_url",
+        ...}``. The customer chooses the coin on that page; the payment then moves into the coin
+        and its callback carries the price it was for (``price_amount``, ``price_currency``)."""
+        body = {
+            "payable_type": "booking",
+            "payable_id": booking.id,
+            "price_amount": booking.amount,  # minor units of a fiat price, as everywhere
+            "price_currency": booking.currency,
+            "order_description": booking.service,
+            "success_url": f"{return_url}?checkout=success",
+            "cancel_url": f"{return_url}?checkout=cancel",
+        }
+        headers = {"Idempotency-Key": f"booking-{booking.id}-crypto"}
+        return self._post("/v1/crypto/invoices", body, headers)
 
     def close(self) -> None:
         self._session.close()
@@ -406,7 +426,8 @@ class BookingsApp:
         return self.start_checkout(booking.id, created=True)
 
     def start_checkout(self, booking_id: str, *, created: bool = False) -> tuple[int, Json]:
-        """Start the booking's payment: a Stripe checkout, or an M-PESA prompt on the phone."""
+        """Start the booking's payment: a Stripe checkout, an M-PESA prompt on the phone, or a
+        crypto invoice page."""
         with self._lock:
             booking = self._bookings.get(booking_id)
             if booking is None:
@@ -419,6 +440,11 @@ class BookingsApp:
         try:
             if snapshot.payment_method == MPESA:
                 started = self._payments.start_mpesa_push(snapshot)
+            elif snapshot.payment_method == CRYPTO:
+                started = self._payments.create_crypto_invoice(
+                    snapshot, f"{self.base_url}/bookings/{booking_id}"
+                )
+                started["checkout_url"] = started["invoice_url"]
             else:
                 started = self._payments.create_checkout(
                     snapshot, f"{self.base_url}/bookings/{booking_id}"
@@ -503,7 +529,8 @@ class BookingsApp:
         """Move the booking the callback is about; returns what happened, for the log.
 
         One path for every payment method: the callback is the same whichever provider took
-        the money (``data.payment.provider`` is ``stripe`` or ``mpesa``), and so is what it does.
+        the money (``data.payment.provider`` is ``stripe``, ``mpesa`` or ``nowpayments``), and so
+        is what it does.
         """
         if payment is None or event_type not in {"payment.succeeded", *CANCELLING_EVENT_TYPES}:
             return "acknowledged"
@@ -518,9 +545,14 @@ class BookingsApp:
         booking.payment_id = booking.payment_id or str(payment_id)
         if event_type == "payment.succeeded":
             # Money arrived: confirm, even if a failed or expired attempt cancelled it before
-            # (the API sends payment.succeeded for a late capture too).
-            same_money = payment.get("amount") == booking.amount and (
-                str(payment.get("currency", "")).upper() == booking.currency
+            # (the API sends payment.succeeded for a late capture too). A payment in another
+            # currency than its price (crypto: paid in BTC for a USD booking) carries the price.
+            if payment.get("price_currency"):
+                paid_for = payment.get("price_amount"), payment.get("price_currency")
+            else:
+                paid_for = payment.get("amount"), payment.get("currency")
+            same_money = paid_for[0] == booking.amount and (
+                str(paid_for[1] or "").upper() == booking.currency
             )
             if not same_money:
                 logger.error("booking %s: paid amount differs from the price", booking.id)
@@ -665,6 +697,8 @@ def booking_page(booking: Json, returned: str | None) -> str:
     ]
     if mpesa:
         rows.append(("Payment method", "M-PESA"))
+    elif booking.get("payment_method") == CRYPTO:
+        rows.append(("Payment method", "Crypto (the coin is chosen on the payment page)"))
     details = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
     # A meta refresh needs no script: the page asks again until the callback has settled it.
     refresh = f'<meta http-equiv="refresh" content="{PAGE_REFRESH_SECONDS}">' if pending else ""

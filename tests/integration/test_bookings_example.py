@@ -40,8 +40,8 @@ def new_secret() -> str:
 
 @dataclass
 class FakePaymentsApi:
-    """``POST /dev/v1/checkout`` and ``/dev/v1/mpesa/stk-push``: records the request; same
-    Idempotency-Key -> same payment."""
+    """``POST /dev/v1/checkout``, ``/dev/v1/mpesa/stk-push`` and ``/dev/v1/crypto/invoices``:
+    records the request; same Idempotency-Key -> same payment."""
 
     requests: list[dict[str, Any]] = field(default_factory=list)
     scripted: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # answered first
@@ -60,7 +60,11 @@ class FakePaymentsApi:
             self.requests.append({"path": path, "headers": headers, "body": json.loads(body)})
             if self.scripted:
                 return self.scripted.pop(0)
-            if path not in ("/dev/v1/checkout", "/dev/v1/mpesa/stk-push"):
+            if path not in (
+                "/dev/v1/checkout",
+                "/dev/v1/mpesa/stk-push",
+                "/dev/v1/crypto/invoices",
+            ):
                 return 404, {"error": {"code": "route_not_found", "message": "No such route"}}
             key = headers["idempotency-key"]
             payment_id = self.payments.setdefault(key, f"pay_{uuid.uuid4().hex}")
@@ -70,6 +74,17 @@ class FakePaymentsApi:
                     "status": "pending",
                     "checkout_request_id": f"ws_CO_{payment_id[4:20]}",
                     "customer_message": "Success. Request accepted for processing",
+                }
+            if path == "/dev/v1/crypto/invoices":
+                request = json.loads(body)
+                return 201, {
+                    "payment_id": payment_id,
+                    "status": "pending",
+                    "invoice_id": "4522625843",
+                    "invoice_url": "http://127.0.0.1:9/invoice/4522625843",
+                    "price_amount": request["price_amount"],
+                    "price_currency": request["price_currency"],
+                    "pay_currency": None,
                 }
             return 201, {
                 "payment_id": payment_id,
@@ -485,6 +500,63 @@ def test_mpesa_callbacks_take_the_same_path_as_stripes(
         "mpesa",
     )
     assert delivery["detail"] == f"booking {booking['id']} {status}"
+
+
+def test_a_crypto_booking_links_the_invoice_page_for_its_price(
+    app: BookingsApp, api: FakePaymentsApi
+) -> None:
+    response = create_booking(app, payment_method="crypto")
+    assert response.status_code == 201, response.text
+    booking = response.json()
+    assert booking["payment_method"] == "crypto"
+    assert booking["checkout_url"] == "http://127.0.0.1:9/invoice/4522625843"
+    [sent] = api.requests
+    assert sent["path"] == "/dev/v1/crypto/invoices"
+    assert sent["headers"]["authorization"] == f"Bearer {API_KEY}"
+    assert sent["headers"]["idempotency-key"] == f"booking-{booking['id']}-crypto"
+    return_url = f"{app.base_url}/bookings/{booking['id']}"
+    assert sent["body"] == {
+        "payable_type": "booking",
+        "payable_id": booking["id"],
+        "price_amount": 4500,
+        "price_currency": "USD",
+        "order_description": "Massage",
+        "success_url": f"{return_url}?checkout=success",
+        "cancel_url": f"{return_url}?checkout=cancel",
+    }
+    page = requests.get(return_url, headers={"Accept": "text/html"}, timeout=5).text
+    assert "Go to payment" in page
+    assert "Crypto" in page
+
+
+def test_a_crypto_payment_confirms_the_booking_by_its_price_not_its_coin(
+    app: BookingsApp, secret: str
+) -> None:
+    booking = create_booking(app, payment_method="crypto").json()
+    paid_in_btc = {
+        "provider": "nowpayments",
+        "amount": "0.0009",
+        "currency": "BTC",
+        "price_amount": 4500,
+        "price_currency": "USD",
+    }
+    assert send(app, secret, "payment.succeeded", booking, **paid_in_btc).status_code == 204
+    assert get_booking(app, booking["id"])["status"] == "CONFIRMED"
+
+
+def test_a_crypto_payment_for_another_price_does_not_confirm(app: BookingsApp, secret: str) -> None:
+    booking = create_booking(app, payment_method="crypto").json()
+    cheaper = {
+        "provider": "nowpayments",
+        "amount": "0.0009",
+        "currency": "BTC",
+        "price_amount": 450,
+        "price_currency": "USD",
+    }
+    assert send(app, secret, "payment.succeeded", booking, **cheaper).status_code == 204
+    assert get_booking(app, booking["id"])["status"] == "PENDING_PAYMENT"
+    [delivery] = deliveries(app)
+    assert delivery["detail"] == "amount mismatch: not confirmed"
 
 
 # --------------------------------------------------------------------------- callbacks
