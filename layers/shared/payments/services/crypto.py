@@ -107,20 +107,16 @@ def start_crypto_payment(
     tenant_id: str, request: CryptoPaymentInput, idempotency_key: str
 ) -> dict[str, Any]:
     """Validate, ask NOWPayments for the payment, then write ours (created -> pending)."""
-    price = parse_price(request.price_amount, request.price_currency)
-    provider = crypto_payments(NAME)
-    enforce_rate_limit(tenant_id, CostlyOperation.CHECKOUT)
-    credentials = provider_credentials(tenant_id, NAME)
-    payment_id = payment_id_for("crypto_payment", tenant_id, idempotency_key)
-    existing = repositories.get_payment(tenant_id, payment_id)
-    if existing is not None:
-        return crypto_payment_view(existing)  # a retry after it was made
+    start = _begin("crypto_payment", tenant_id, request, idempotency_key)
+    if start.existing is not None:
+        return crypto_payment_view(start.existing)  # a retry after it was made
+    price, credentials = start.price, start.credentials
     pay_currency = listed_currency(tenant_id, credentials, request.pay_currency, "pay_currency")
-    check_minimum(credentials, provider, price, pay_currency)
-    created = provider.create_payment(
+    check_minimum(credentials, start.provider, price, pay_currency)
+    created = start.provider.create_payment(
         credentials,
         CryptoPaymentRequest(
-            payment_id=payment_id,
+            payment_id=start.payment_id,
             price_amount=price.major,
             price_currency=price.currency,
             pay_currency=pay_currency,
@@ -128,34 +124,83 @@ def start_crypto_payment(
             description=request.order_description,
         ),
     )
-    payment = create_payment(
-        tenant_id=tenant_id,
-        payable_type=request.payable_type,
-        payable_id=request.payable_id,
-        amount=CryptoAmount(created.pay_amount, created.pay_currency).value,
-        currency=created.pay_currency,
-        provider=NAME,
-        description=request.order_description,
-        payment_id=payment_id,
-        price_amount=price.stored,
-        price_currency=price.currency,
-    )
     details = dict(created.details)
     if created.payin_extra_id:
         details["payin_extra_id"] = created.payin_extra_id
-    result = apply_transition(
-        tenant_id=tenant_id,
-        payment_id=payment_id,
-        requested=PaymentStatus.PENDING,
-        source="api",
+    payment = _record_pending(
+        tenant_id,
+        start,
+        request,
+        amount=CryptoAmount(created.pay_amount, created.pay_currency).value,
+        currency=created.pay_currency,
+        priced=True,
         changes={
             "provider_ref": created.provider_ref,
             "provider_details": details,
             "expires_at": created.expires_at,
         },
-        current=payment,
     )
-    return crypto_payment_view(result.payment)
+    return crypto_payment_view(payment)
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """What both starts (payment, invoice) establish before NOWPayments is asked anything."""
+
+    price: Price
+    provider: CryptoPaymentProvider
+    credentials: Credentials
+    payment_id: str
+    existing: Payment | None  # made by an earlier request with this Idempotency-Key
+
+
+def _begin(
+    operation: str,
+    tenant_id: str,
+    request: CryptoPaymentInput | CryptoInvoiceInput,
+    idempotency_key: str,
+) -> _Start:
+    price = parse_price(request.price_amount, request.price_currency)
+    provider = crypto_payments(NAME)
+    enforce_rate_limit(tenant_id, CostlyOperation.CHECKOUT)
+    credentials = provider_credentials(tenant_id, NAME)
+    payment_id = payment_id_for(operation, tenant_id, idempotency_key)
+    existing = repositories.get_payment(tenant_id, payment_id)
+    return _Start(price, provider, credentials, payment_id, existing)
+
+
+def _record_pending(
+    tenant_id: str,
+    start: _Start,
+    request: CryptoPaymentInput | CryptoInvoiceInput,
+    *,
+    amount: Amount,
+    currency: str,
+    priced: bool,
+    changes: dict[str, Any],
+) -> Payment:
+    """Our payment for what NOWPayments made, created then pending with its reference.
+    ``priced``: the payment is in the coin, the order's price kept beside it."""
+    payment = create_payment(
+        tenant_id=tenant_id,
+        payable_type=request.payable_type,
+        payable_id=request.payable_id,
+        amount=amount,
+        currency=currency,
+        provider=NAME,
+        description=request.order_description,
+        payment_id=start.payment_id,
+        price_amount=start.price.stored if priced else None,
+        price_currency=start.price.currency if priced else None,
+    )
+    return apply_transition(
+        tenant_id=tenant_id,
+        payment_id=start.payment_id,
+        requested=PaymentStatus.PENDING,
+        source="api",
+        changes=changes,
+        current=payment,
+    ).payment
 
 
 def crypto_payment_view(payment: Payment) -> dict[str, Any]:
@@ -183,24 +228,21 @@ def crypto_payment_view(payment: Payment) -> dict[str, Any]:
 def start_crypto_invoice(
     tenant_id: str, request: CryptoInvoiceInput, idempotency_key: str
 ) -> dict[str, Any]:
-    """A hosted NOWPayments invoice for the price; our payment (in the price currency) is the
-    invoice's ``order_id`` and is found by the invoice's reference until its payment exists."""
-    price = parse_price(request.price_amount, request.price_currency)
-    provider = crypto_payments(NAME)
-    enforce_rate_limit(tenant_id, CostlyOperation.CHECKOUT)
-    credentials = provider_credentials(tenant_id, NAME)
-    payment_id = payment_id_for("crypto_invoice", tenant_id, idempotency_key)
-    existing = repositories.get_payment(tenant_id, payment_id)
-    if existing is not None:
-        return crypto_invoice_view(existing)
+    """A hosted NOWPayments invoice for the price; our payment (in the price currency until
+    the customer chooses a coin) is the invoice's ``order_id`` and is found by the invoice's
+    reference until its payment exists."""
+    start = _begin("crypto_invoice", tenant_id, request, idempotency_key)
+    if start.existing is not None:
+        return crypto_invoice_view(start.existing)
+    price, credentials = start.price, start.credentials
     pay_currency = None
     if request.pay_currency is not None:
         pay_currency = listed_currency(tenant_id, credentials, request.pay_currency, "pay_currency")
-        check_minimum(credentials, provider, price, pay_currency)
-    invoice = provider.create_invoice(
+        check_minimum(credentials, start.provider, price, pay_currency)
+    invoice = start.provider.create_invoice(
         credentials,
         CryptoInvoiceRequest(
-            payment_id=payment_id,
+            payment_id=start.payment_id,
             price_amount=price.major,
             price_currency=price.currency,
             callback_url=_ipn_url(tenant_id),
@@ -210,32 +252,23 @@ def start_crypto_invoice(
             description=request.order_description,
         ),
     )
-    payment = create_payment(
-        tenant_id=tenant_id,
-        payable_type=request.payable_type,
-        payable_id=request.payable_id,
-        amount=price.stored,
-        currency=price.currency,
-        provider=NAME,
-        description=request.order_description,
-        payment_id=payment_id,
-    )
     details = {"invoice_id": invoice.invoice_id}
     if invoice.pay_currency:
         details["pay_currency"] = invoice.pay_currency
-    result = apply_transition(
-        tenant_id=tenant_id,
-        payment_id=payment_id,
-        requested=PaymentStatus.PENDING,
-        source="api",
+    payment = _record_pending(
+        tenant_id,
+        start,
+        request,
+        amount=price.stored,
+        currency=price.currency,
+        priced=False,
         changes={
             "provider_ref": invoice.provider_ref,
             "provider_details": details,
             "checkout_url": invoice.invoice_url,
         },
-        current=payment,
     )
-    return crypto_invoice_view(result.payment)
+    return crypto_invoice_view(payment)
 
 
 def crypto_invoice_view(payment: Payment) -> dict[str, Any]:
