@@ -12,6 +12,8 @@ from payments.http import (
     BODY_ERRORS,
     IdempotencyKey,
     Omittable,
+    PayableId,
+    PayableType,
     api_responses,
     create_resolver,
     tenant_id_of,
@@ -22,7 +24,6 @@ from payments.services.checkout import CheckoutInput, checkout_providers, start_
 
 app = create_resolver()
 
-PAYABLE = r"^[A-Za-z0-9_.:\-]+$"
 EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 REDIRECT = "https URL (http only for localhost, 127.0.0.1 or ::1), no user or password"
 HOSTED = ", ".join(checkout_providers())
@@ -43,24 +44,8 @@ class CustomerBody(BaseModel):
 
 class CheckoutBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    payable_type: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=64,
-            pattern=PAYABLE,
-            description="your object's type, e.g. booking (letters, digits, _ . : -)",
-        ),
-    ]
-    payable_id: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=128,
-            pattern=PAYABLE,
-            description="your object's id, e.g. bk_1001 (letters, digits, _ . : -)",
-        ),
-    ]
+    payable_type: PayableType
+    payable_id: PayableId
     amount: Annotated[
         StrictInt,
         Field(description="an integer in minor units, e.g. 4500 for 45.00 (JPY 500 is 500)"),

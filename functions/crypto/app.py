@@ -2,6 +2,7 @@
 (an address and an exact amount to send), POST /v1/crypto/invoices (a hosted invoice page),
 GET /v1/crypto/currencies and GET /v1/crypto/estimate."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -20,6 +21,8 @@ from payments.http import (
     BODY_ERRORS,
     IdempotencyKey,
     Omittable,
+    PayableId,
+    PayableType,
     api_responses,
     create_resolver,
     tenant_id_of,
@@ -38,7 +41,6 @@ from payments.services.crypto import (
 
 app = create_resolver()
 
-PAYABLE = r"^[A-Za-z0-9_.:\-]+$"
 CURRENCY = r"^[A-Za-z0-9]{2,20}$"
 URL = r"^https?://[^\s]+$"
 
@@ -63,24 +65,8 @@ PriceAmount = Annotated[
 class PricedBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    payable_type: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=64,
-            pattern=PAYABLE,
-            description="your object's type, e.g. booking (letters, digits, _ . : -)",
-        ),
-    ]
-    payable_id: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=128,
-            pattern=PAYABLE,
-            description="your object's id, e.g. bk_1001 (letters, digits, _ . : -)",
-        ),
-    ]
+    payable_type: PayableType
+    payable_id: PayableId
     price_amount: Annotated[
         PriceAmount,
         Field(
@@ -151,24 +137,36 @@ CRYPTO_ERRORS = (*BODY_ERRORS, 409, 429, 502, 503, *AUTHORIZED_ERRORS)
 def create_crypto_payment(
     body: CryptoPaymentBody, idempotency_key: IdempotencyKey
 ) -> CryptoPaymentView:
-    tenant_id = tenant_id_of(app)
-    request = CryptoPaymentInput(
-        payable_type=body.payable_type,
-        payable_id=body.payable_id,
-        price_amount=body.price_amount,
-        price_currency=body.price_currency,
-        pay_currency=body.pay_currency,
-        order_description=body.order_description or "",
+    request = CryptoPaymentInput(**_fields(body))
+    result = _started(
+        "crypto_payment",
+        body,
+        idempotency_key,
+        lambda tenant_id: start_crypto_payment(tenant_id, request, idempotency_key),
     )
-    result = run_idempotently(
-        operation="crypto_payment",
+    return CryptoPaymentView.model_validate(result)
+
+
+def _fields(body: PricedBody) -> dict[str, Any]:
+    return {**body.model_dump(), "order_description": body.order_description or ""}
+
+
+def _started(
+    operation: str,
+    body: PricedBody,
+    idempotency_key: str,
+    start: Callable[[str], dict[str, Any]],
+) -> dict[str, Any]:
+    """``start(tenant_id)`` once per Idempotency-Key and body (a replay answers the first)."""
+    tenant_id = tenant_id_of(app)
+    return run_idempotently(
+        operation=operation,
         tenant_id=tenant_id,
         idempotency_key=idempotency_key,
         body=body.model_dump(mode="json"),
-        action=lambda: start_crypto_payment(tenant_id, request, idempotency_key),
+        action=lambda: start(tenant_id),
         lambda_context=app.lambda_context,
     )
-    return CryptoPaymentView.model_validate(result)
 
 
 @app.post(
@@ -186,24 +184,12 @@ def create_crypto_payment(
 def create_crypto_invoice(
     body: CryptoInvoiceBody, idempotency_key: IdempotencyKey
 ) -> CryptoInvoiceView:
-    tenant_id = tenant_id_of(app)
-    request = CryptoInvoiceInput(
-        payable_type=body.payable_type,
-        payable_id=body.payable_id,
-        price_amount=body.price_amount,
-        price_currency=body.price_currency,
-        pay_currency=body.pay_currency,
-        order_description=body.order_description or "",
-        success_url=body.success_url,
-        cancel_url=body.cancel_url,
-    )
-    result = run_idempotently(
-        operation="crypto_invoice",
-        tenant_id=tenant_id,
-        idempotency_key=idempotency_key,
-        body=body.model_dump(mode="json"),
-        action=lambda: start_crypto_invoice(tenant_id, request, idempotency_key),
-        lambda_context=app.lambda_context,
+    request = CryptoInvoiceInput(**_fields(body))
+    result = _started(
+        "crypto_invoice",
+        body,
+        idempotency_key,
+        lambda tenant_id: start_crypto_invoice(tenant_id, request, idempotency_key),
     )
     return CryptoInvoiceView.model_validate(result)
 

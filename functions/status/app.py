@@ -9,7 +9,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from payments.api_models import PaymentDetailView, PaymentPage
 from payments.config import get_settings
 from payments.errors import NotFoundError, PaymentsError
-from payments.http import AUTHORIZED_ERRORS, api_responses, create_resolver, id_path, tenant_id_of
+from payments.http import (
+    AUTHORIZED_ERRORS,
+    PAYABLE_PATTERN,
+    api_responses,
+    create_resolver,
+    id_path,
+    tenant_id_of,
+)
 from payments.observability import observed
 from payments.services import status
 
@@ -17,7 +24,6 @@ app = create_resolver()
 
 PaymentId = Annotated[str, id_path("The payment's id (pay_...)")]
 # Payable references: no '#' (our key separator) and nothing exotic.
-PAYABLE_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
 
 
 @app.get(

@@ -12,6 +12,8 @@ from payments.http import (
     BODY_ERRORS,
     IdempotencyKey,
     Omittable,
+    PayableId,
+    PayableType,
     api_responses,
     create_resolver,
     tenant_id_of,
@@ -28,7 +30,6 @@ from payments.services.stk_push import (
 
 app = create_resolver()
 
-PAYABLE = r"^[A-Za-z0-9_.:\-]+$"
 DARAJA_TEXT = r"^[ -~]+$"  # printable ASCII: what Daraja passes to the customer's phone
 EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
@@ -47,24 +48,8 @@ class PushCustomer(BaseModel):
 class StkPushBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    payable_type: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=64,
-            pattern=PAYABLE,
-            description="your object's type, e.g. hotspot_plan (letters, digits, _ . : -)",
-        ),
-    ]
-    payable_id: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=128,
-            pattern=PAYABLE,
-            description="your object's id, e.g. plan_1h (letters, digits, _ . : -)",
-        ),
-    ]
+    payable_type: PayableType
+    payable_id: PayableId
     amount: Annotated[
         StrictInt,
         Field(

@@ -255,6 +255,28 @@ def id_query(description: str) -> Any:
     return Query(min_length=1, max_length=64, pattern=ID_PATTERN, description=description)
 
 
+# What a payment is for, in the merchant's own terms (a booking, a hotspot plan): the same
+# rules on every route that takes or filters by them.
+PAYABLE_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
+PayableType = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=PAYABLE_PATTERN,
+        description="your object's type, e.g. booking (letters, digits, _ . : -)",
+    ),
+]
+PayableId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=PAYABLE_PATTERN,
+        description="your object's id, e.g. bk_1001 (letters, digits, _ . : -)",
+    ),
+]
+
 IdempotencyKey = Annotated[
     str,
     Header(
