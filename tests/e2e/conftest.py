@@ -75,6 +75,17 @@ class RunningDevStack:
         payment: dict[str, Any] = response.json()
         return payment
 
+    def book(self, **fields: Any) -> requests.Response:
+        """``POST /bookings`` to the bookings reference app, as a customer's browser would."""
+        return requests.post(f"{self.info['bookings_app_url']}/bookings", json=fields, timeout=30)
+
+    def booked(self, **fields: Any) -> dict[str, Any]:
+        """A booking made with ``fields``: 201 or fail."""
+        response = self.book(**fields)
+        assert response.status_code == 201, response.text
+        booking: dict[str, Any] = response.json()
+        return booking
+
     def booking(self, booking_id: str) -> dict[str, Any]:
         """The bookings reference app's booking, as JSON."""
         response = requests.get(

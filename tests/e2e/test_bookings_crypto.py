@@ -17,20 +17,13 @@ HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0
 
 
 def _book(devstack: RunningDevStack, amount: int) -> dict[str, Any]:
-    response = requests.post(
-        f"{devstack.info['bookings_app_url']}/bookings",
-        json={
-            "service": "Deep tissue massage",
-            "amount": amount,
-            "currency": "USD",
-            "customer_email": "satoshi@example.com",
-            "payment_method": "crypto",
-        },
-        timeout=30,
+    return devstack.booked(
+        service="Deep tissue massage",
+        amount=amount,
+        currency="USD",
+        customer_email="satoshi@example.com",
+        payment_method="crypto",
     )
-    assert response.status_code == 201, response.text
-    booking: dict[str, Any] = response.json()
-    return booking
 
 
 def _on_invoice_page(booking: dict[str, Any], action: str) -> requests.Response:

@@ -20,27 +20,24 @@ def _new_phone() -> str:
     return "07" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
+def _mpesa_booking(**overrides: Any) -> dict[str, Any]:
+    return {
+        "service": "Haircut",
+        "amount": 5000,  # KES 50.00
+        "currency": "KES",
+        "customer_email": "wanjiru@example.com",
+        "payment_method": "mpesa",
+        "phone_number": _new_phone(),
+        **overrides,
+    }
+
+
 def _book(devstack: RunningDevStack, **overrides: Any) -> requests.Response:
-    return requests.post(
-        f"{devstack.info['bookings_app_url']}/bookings",
-        json={
-            "service": "Haircut",
-            "amount": 5000,  # KES 50.00
-            "currency": "KES",
-            "customer_email": "wanjiru@example.com",
-            "payment_method": "mpesa",
-            "phone_number": _new_phone(),
-            **overrides,
-        },
-        timeout=30,
-    )
+    return devstack.book(**_mpesa_booking(**overrides))
 
 
 def _booked(devstack: RunningDevStack, **overrides: Any) -> dict[str, Any]:
-    response = _book(devstack, **overrides)
-    assert response.status_code == 201, response.text
-    booking: dict[str, Any] = response.json()
-    return booking
+    return devstack.booked(**_mpesa_booking(**overrides))
 
 
 def _phone_url(devstack: RunningDevStack, booking: dict[str, Any]) -> str:

@@ -14,19 +14,9 @@ from tests.e2e.conftest import RunningDevStack, eventually
 
 
 def _book(devstack: RunningDevStack, amount: int = 2500) -> dict[str, Any]:
-    response = requests.post(
-        f"{devstack.info['bookings_app_url']}/bookings",
-        json={
-            "service": "Haircut",
-            "amount": amount,
-            "currency": "USD",
-            "customer_email": "ann@example.com",
-        },
-        timeout=30,
+    return devstack.booked(
+        service="Haircut", amount=amount, currency="USD", customer_email="ann@example.com"
     )
-    assert response.status_code == 201, response.text
-    booking: dict[str, Any] = response.json()
-    return booking
 
 
 def _receipts(devstack: RunningDevStack, payment_id: str) -> list[dict[str, Any]]:

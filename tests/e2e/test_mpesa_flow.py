@@ -327,6 +327,9 @@ def test_the_customer_pays_on_the_phone_and_the_payment_succeeds_with_daraja_s_r
     _press(daraja, push, "pay")
 
     paid = _wait_for_status(devstack, demo, push.payment_id, "succeeded")
+    # The callback commits the payment before our answer reaches the sandbox, which records
+    # the delivery only then: wait for that too.
+    _callbacks_sent(daraja)
     sandbox = _sandbox_push(daraja, push.checkout_request_id)
     assert (sandbox["ResultCode"], sandbox["Amount"]) == (0, 50)
     assert [c["delivered"] for c in sandbox["callbacks"]] == [True]
@@ -391,8 +394,8 @@ def test_a_prompt_that_is_not_paid_ends_the_payment_with_daraja_s_result_and_no_
         assert ringing["status"] == "pending"
 
     _wait_for_status(devstack, demo, push.payment_id, status)
-    # The sweeper (every 2 s here) may settle it from the STK query before the callback is
-    # sent: wait for the callback too, then read what both left.
+    # The callback commits the payment before our answer reaches the sandbox, which records
+    # the delivery only then: wait for that too.
     _callbacks_sent(daraja)
     ended = _payment(devstack, demo, push.payment_id)
     sandbox = _sandbox_push(daraja, push.checkout_request_id)
