@@ -52,7 +52,10 @@ dev: $(VENV)/.installed
 	$(BIN)/python -m devstack $(DEVSTACK_ARGS)
 
 ## test: lint, types, unit + integration + e2e tests, template checks and a Docker-free sam build
-test: lint typecheck unit integration e2e validate build
+## (the suites and checks after lint and types run side by side, each one's output in one piece)
+TEST_JOBS ?= 3
+test: lint typecheck
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target unit integration e2e validate build
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
