@@ -54,6 +54,7 @@ dev: $(VENV)/.installed
 ## test: lint, types, unit + integration + e2e tests, template checks and a Docker-free sam build
 ## (the suites and checks after lint and types run side by side, each one's output in one piece)
 TEST_JOBS ?= 3
+INTEGRATION_WORKERS ?= 2
 test: lint typecheck
 	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target unit integration e2e validate build
 
@@ -69,7 +70,7 @@ unit: $(VENV)/.installed
 	$(BIN)/pytest tests/unit
 
 integration: $(VENV)/.installed
-	$(BIN)/pytest tests/integration
+	$(BIN)/pytest -n $(INTEGRATION_WORKERS) tests/integration
 
 e2e: $(VENV)/.installed $(CHROMIUM)
 	CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/e2e
