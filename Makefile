@@ -52,11 +52,12 @@ dev: $(VENV)/.installed
 	$(BIN)/python -m devstack $(DEVSTACK_ARGS)
 
 ## test: lint, types, unit + integration + e2e tests, template checks and a Docker-free sam build
-## (the suites and checks after lint and types run side by side, each one's output in one piece)
+## (unit runs alone: its quick bench times cold starts; the rest run side by side, each one's
+## output in one piece)
 TEST_JOBS ?= 3
 INTEGRATION_WORKERS ?= 2
-test: lint typecheck
-	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target unit integration e2e validate build
+test: lint typecheck unit
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target integration e2e validate build
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
