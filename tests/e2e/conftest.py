@@ -61,6 +61,18 @@ class RunningDevStack:
         assert command.count("curl") == 1, printed
         return f"{export.group(1)}\n{command}"
 
+    def run_printed(self, route: str) -> dict[str, Any]:
+        """Run :meth:`printed_command` with bash, as pasted; its JSON answer."""
+        result = subprocess.run(
+            ["bash", "-c", self.printed_command(route)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        answer: dict[str, Any] = json.loads(result.stdout)
+        return answer
+
     def payment(
         self, payment_id: str, *, api_key: str | None = None, refresh: bool = False
     ) -> dict[str, Any]:

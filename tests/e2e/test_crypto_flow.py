@@ -5,9 +5,7 @@ payment succeeds with its capture in the coin, and the demo tenant's ledger veri
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 from decimal import Decimal
 from typing import Any
 
@@ -22,17 +20,9 @@ def test_the_printed_crypto_payment_settles_through_signed_confirmed_ipns(
     devstack: RunningDevStack,
 ) -> None:
     printed = devstack.printed()
-    create = devstack.printed_command(ROUTE)
     advance = re.search(r"(http://\S+/_sandbox/payments/)<provider_reference>/advance", printed)
     assert advance, printed
-    result = subprocess.run(
-        ["bash", "-c", create],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    created = json.loads(result.stdout)
+    created = devstack.run_printed(ROUTE)
     assert created["status"] == "pending", created
     assert created["pay_currency"] == "BTC"
     assert Decimal(created["pay_amount"]) > 0

@@ -47,17 +47,9 @@ def test_make_dev_prints_an_stk_push_that_works_and_the_phone_page(
 ) -> None:
     printed = devstack.printed()
     # The printed command: from the last `curl` before the STK push route to the route.
-    push = devstack.printed_command("$BASE/v1/mpesa/stk-push")
     phone = re.search(r"open (http://\S+/_sandbox/phone/)<checkout_request_id>", printed)
     assert phone, printed
-    result = subprocess.run(
-        ["bash", "-c", push],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    pushed = json.loads(result.stdout)
+    pushed = devstack.run_printed("$BASE/v1/mpesa/stk-push")
     assert pushed["status"] == "pending", pushed
     page = requests.get(f"{phone.group(1)}{pushed['checkout_request_id']}", timeout=10)
     assert page.status_code == 200
