@@ -52,12 +52,14 @@ dev: $(VENV)/.installed
 	$(BIN)/python -m devstack $(DEVSTACK_ARGS)
 
 ## test: lint, types, unit + integration + e2e tests, template checks and a Docker-free sam build
-## (unit runs alone: its quick bench times cold starts; the rest run side by side, each one's
-## output in one piece)
+## (unit runs alone: its quick bench times cold starts; integration then has both cores for its
+## workers, so its time is its own; e2e, which mostly waits on its devstack, runs beside the
+## template checks and the build, each one's output in one piece)
 TEST_JOBS ?= 3
 INTEGRATION_WORKERS ?= 2
 test: lint typecheck unit
-	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target integration e2e validate build
+	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target e2e validate build
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
