@@ -66,9 +66,9 @@ def test_a_line_is_a_debit_or_a_credit_and_never_negative() -> None:
 
 def test_float_amounts_never_get_into_the_ledger() -> None:
     with pytest.raises(InvalidAmountError):
-        JournalLine("a", "USD", debit=1.5)  # type: ignore[arg-type]
+        JournalLine("a", "USD", debit=1.5)
     with pytest.raises(InvalidAmountError):
-        JournalLine("a", "BTC", debit=0.1)  # type: ignore[arg-type]
+        JournalLine("a", "BTC", debit=0.1)
 
 
 def test_crypto_lines_balance_exactly_in_decimal() -> None:
@@ -131,3 +131,70 @@ def test_refund_accounting_counts_succeeded_refunds_and_reserves_pending_ones() 
     assert status_after_refunds(succeeded, 4500, 0) is PaymentStatus.SUCCEEDED
     assert status_after_refunds(succeeded, 4500, 1) is PaymentStatus.PARTIALLY_REFUNDED
     assert status_after_refunds(succeeded, 4500, 4500) is PaymentStatus.REFUNDED
+
+
+def test_a_cleared_payment_settles_or_reverses_to_exactly_the_clearing() -> None:
+    from payments.domain.ledger import (
+        in_transit_account,
+        provider_clearing_account,
+        reversal_entry,
+        settlement_entry,
+    )
+
+    common: dict[str, str] = {
+        "tenant_id": "t", "payment_id": "p", "provider": "neobank", "currency": "USD",
+        "party": "prf_1",
+    }  # fmt: skip
+    cleared = capture_entry(entry_id="je_1", amount=25000, in_transit=True, **common)
+    settled = settlement_entry(entry_id="je_2", amount=25000, **common)
+    reversed_ = reversal_entry(entry_id="je_3", amount=25000, **common)
+    transit = in_transit_account("neobank", "prf_1")
+    clearing = provider_clearing_account("neobank", "prf_1")
+    assert transit == "settlement_in_transit:neobank:prf_1"
+    assert clearing == "provider_clearing:neobank:prf_1"
+    net = cleared.net_by_account()
+    assert net[(transit, "USD")] == (25000, 0)
+    assert net[(MERCHANT_SALES, "USD")] == (0, 25000)
+    after_settling = reconcile(
+        [("je_1", list(cleared.lines)), ("je_2", list(settled.lines))],
+        [
+            StoredBalance(transit, "USD", 25000, 25000),
+            StoredBalance(clearing, "USD", 25000, 0),
+            StoredBalance(MERCHANT_SALES, "USD", 0, 25000),
+        ],
+    )
+    assert after_settling == []
+    # A reversal leaves in transit and sales where they were before the clearing.
+    both = cleared.lines + reversed_.lines
+    from payments.domain.ledger import totals
+
+    sums = totals(both, lambda line: line.account)
+    assert sums[transit] == (25000, 25000)
+    assert sums[MERCHANT_SALES] == (25000, 25000)
+
+
+def test_an_adjustment_balances_against_ledger_adjustments_either_way() -> None:
+    from payments.domain.ledger import LEDGER_ADJUSTMENTS, adjustment_entry
+
+    up = adjustment_entry(
+        entry_id="je_1", tenant_id="t", subject_id="prf_1", account="a", amount=150,
+        currency="USD", reason="bank correction",
+    )  # fmt: skip
+    down = adjustment_entry(
+        entry_id="je_2", tenant_id="t", subject_id="prf_1", account="a", amount=-150,
+        currency="USD", reason="bank correction",
+    )  # fmt: skip
+    assert up.net_by_account()[("a", "USD")] == (150, 0)
+    assert up.net_by_account()[(LEDGER_ADJUSTMENTS, "USD")] == (0, 150)
+    assert down.net_by_account()[("a", "USD")] == (0, 150)
+    assert down.description == "adjustment: bank correction"
+    with pytest.raises(UnbalancedEntryError):
+        adjustment_entry(
+            entry_id="je_3", tenant_id="t", subject_id="p", account="a", amount=0,
+            currency="USD", reason="r",
+        )  # fmt: skip
+    with pytest.raises(InvalidAmountError):
+        adjustment_entry(
+            entry_id="je_4", tenant_id="t", subject_id="p", account="a", amount=Decimal("1.5"),
+            currency="USD", reason="r",
+        )  # fmt: skip

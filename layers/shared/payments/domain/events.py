@@ -25,6 +25,16 @@ class EventType(StrEnum):
     PAYMENT_PARTIALLY_REFUNDED = "payment.partially_refunded"
     PAYMENT_REFUNDED = "payment.refunded"
     PAYMENT_DISPUTED = "payment.disputed"
+    PAYMENT_SETTLED = "payment.settled"
+    # NEO Bank: customer profiles and the security-token trades paid through them (each trade
+    # is a payment; its trade.* events go out beside the payment's, in the same transaction).
+    PROFILE_REGISTERED = "profile.registered"
+    PROFILE_VERIFIED = "profile.verified"
+    PROFILE_REJECTED = "profile.rejected"
+    TRADE_SUCCEEDED = "trade.succeeded"
+    TRADE_SETTLED = "trade.settled"
+    TRADE_FAILED = "trade.failed"
+    TRADE_SETTLEMENT_OVERDUE = "trade.settlement_overdue"
 
 
 EVENT_SOURCE = "payments"

@@ -10,6 +10,12 @@ Accounts (per tenant):
   debit-normal).
 - ``merchant_sales``: what the merchant has been paid by customers, net of refunds
   (credit-normal).
+- ``settlement_in_transit:<provider>``: for a provider that clears a payment first and settles
+  it later (NEO Bank, T+2), funds cleared but not yet settled (an asset). Settlement moves them
+  to ``provider_clearing:<provider>``; a reversal takes them back out of ``merchant_sales``.
+  Both may carry a party (``...:<provider>:<profile id>``): the customer whose balance it is,
+  so that a customer's cleared and settled balances are accounts like any other.
+- ``ledger_adjustments``: the other side of an operator's audited correction of a balance.
 """
 
 from __future__ import annotations
@@ -28,11 +34,16 @@ class UnbalancedEntryError(MoneyError):
     code = "unbalanced_entry"
 
 
-def provider_clearing_account(provider: str) -> str:
-    return f"provider_clearing:{provider}"
+def provider_clearing_account(provider: str, party: str | None = None) -> str:
+    return f"provider_clearing:{provider}" + (f":{party}" if party else "")
+
+
+def in_transit_account(provider: str, party: str | None = None) -> str:
+    return f"settlement_in_transit:{provider}" + (f":{party}" if party else "")
 
 
 MERCHANT_SALES = "merchant_sales"
+LEDGER_ADJUSTMENTS = "ledger_adjustments"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,17 +111,104 @@ def _by_account(line: JournalLine) -> tuple[str, str]:
 
 
 def capture_entry(
-    *, entry_id: str, tenant_id: str, payment_id: str, provider: str, amount: Amount, currency: str
+    *,
+    entry_id: str,
+    tenant_id: str,
+    payment_id: str,
+    provider: str,
+    amount: Amount,
+    currency: str,
+    in_transit: bool = False,
+    party: str | None = None,
 ) -> JournalEntry:
-    """The customer paid: the provider holds the money for the merchant."""
+    """The customer paid: the provider holds the money for the merchant (``in_transit``:
+    cleared, to be settled later)."""
+    account = (in_transit_account if in_transit else provider_clearing_account)(provider, party)
     return JournalEntry(
         entry_id=entry_id,
         tenant_id=tenant_id,
         payment_id=payment_id,
-        description="payment captured",
+        description="payment cleared" if in_transit else "payment captured",
         lines=(
-            JournalLine(provider_clearing_account(provider), currency, debit=amount),
+            JournalLine(account, currency, debit=amount),
             JournalLine(MERCHANT_SALES, currency, credit=amount),
+        ),
+    )
+
+
+def settlement_entry(
+    *,
+    entry_id: str,
+    tenant_id: str,
+    payment_id: str,
+    provider: str,
+    amount: Amount,
+    currency: str,
+    party: str | None = None,
+) -> JournalEntry:
+    """Cleared funds settled: from in transit to held at the provider for the merchant."""
+    return JournalEntry(
+        entry_id=entry_id,
+        tenant_id=tenant_id,
+        payment_id=payment_id,
+        description="payment settled",
+        lines=(
+            JournalLine(provider_clearing_account(provider, party), currency, debit=amount),
+            JournalLine(in_transit_account(provider, party), currency, credit=amount),
+        ),
+    )
+
+
+def reversal_entry(
+    *,
+    entry_id: str,
+    tenant_id: str,
+    payment_id: str,
+    provider: str,
+    amount: Amount,
+    currency: str,
+    party: str | None = None,
+) -> JournalEntry:
+    """Cleared funds the provider took back before settling them: exactly undoes the
+    clearing."""
+    return JournalEntry(
+        entry_id=entry_id,
+        tenant_id=tenant_id,
+        payment_id=payment_id,
+        description="payment reversed",
+        lines=(
+            JournalLine(MERCHANT_SALES, currency, debit=amount),
+            JournalLine(in_transit_account(provider, party), currency, credit=amount),
+        ),
+    )
+
+
+def adjustment_entry(
+    *,
+    entry_id: str,
+    tenant_id: str,
+    subject_id: str,
+    account: str,
+    amount: Amount,
+    currency: str,
+    reason: str,
+) -> JournalEntry:
+    """An operator's correction of ``account`` by ``amount`` (negative: down), balanced against
+    ``ledger_adjustments``; ``subject_id`` (a profile id) places it in the ledger."""
+    if amount == 0:
+        raise UnbalancedEntryError("an adjustment needs a non-zero amount")
+    if account == LEDGER_ADJUSTMENTS:
+        raise UnbalancedEntryError("an adjustment moves another account")
+    size = -amount if amount < 0 else amount
+    up = amount > 0
+    return JournalEntry(
+        entry_id=entry_id,
+        tenant_id=tenant_id,
+        payment_id=subject_id,
+        description=f"adjustment: {reason}",
+        lines=(
+            JournalLine(account, currency, **{"debit" if up else "credit": size}),
+            JournalLine(LEDGER_ADJUSTMENTS, currency, **{"credit" if up else "debit": size}),
         ),
     )
 

@@ -15,12 +15,15 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from payments.domain.events import EventType
+    from payments.domain.payment import Payment
+    from payments.domain.states import PaymentStatus
     from payments.providers.base import (
         CredentialTester,
         CryptoPaymentProvider,
@@ -173,6 +176,32 @@ def monogram_icon(letters: str, background: str, foreground: str = "#ffffff") ->
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
+def _no_party(payment: Payment) -> str | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """A provider that clears a payment first and settles it days later (NEO Bank, T+2).
+
+    Its ``succeeded`` means cleared: the capture posts to ``settlement_in_transit:<provider>``
+    and ``settled`` moves the money on to ``provider_clearing:<provider>``; its ``failed`` is
+    final, and after ``succeeded`` it reverses the clearing (domain.states, ``settles_later``).
+    ``party`` names whose money a payment is (a customer profile id), for the accounts'
+    suffix, so that each customer's cleared and settled balances are accounts of the ledger.
+    """
+
+    party: Callable[[Payment], str | None] = _no_party
+
+
+# Events a provider emits beside ``payment.<status>`` when one of its payments moves, in the
+# same transaction (NEO Bank: ``trade.settled``): (type, data) for the payment as it is after
+# the change and the status it moved to.
+CompanionEvents = Callable[
+    ["Payment", "PaymentStatus"], Sequence[tuple["EventType", dict[str, Any]]]
+]
+
+
 class ProviderKind(StrEnum):
     PAYMENTS = "payments"  # takes payments (and usually notifies us of them)
     NOTIFICATIONS = "notifications"  # sends messages for us (Omnisend): no payments, no webhooks
@@ -213,6 +242,9 @@ class ProviderSpec:
     # How long a payment stays open before the sweeper asks the provider (None: the
     # deployment's SWEEPER_PENDING_AGE_MINUTES).
     sweep_after_minutes: int | None = None
+    # Clears first and settles later (None: a capture is final money at the provider).
+    settlement: Settlement | None = None
+    companion_events: CompanionEvents | None = None
     # Environment name -> API base URL; the credential field that picks the environment
     # (None: there is one). A deployment may point a provider elsewhere (its sandbox) with the
     # setting PROVIDER_API_BASE_<NAME>.

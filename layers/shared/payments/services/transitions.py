@@ -14,13 +14,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from payments.domain.events import EventEnvelope, EventType, payment_event_type
-from payments.domain.ledger import JournalEntry, capture_entry
+from payments.domain.ledger import (
+    JournalEntry,
+    capture_entry,
+    reversal_entry,
+    settlement_entry,
+)
 from payments.domain.payment import Customer, Payment
-from payments.domain.states import OPEN_STATUSES, PaymentStatus, decide_transition
+from payments.domain.states import (
+    CAPTURED_STATUSES,
+    OPEN_STATUSES,
+    PaymentStatus,
+    decide_transition,
+)
 from payments.errors import BusyError, NotFoundError
 from payments.logs import function_logger
 from payments.money import Amount, amount_for
 from payments.observability import Metric, bind, count
+from payments.providers import get_spec
+from payments.providers.spec import ProviderSpec
 from payments.store import repositories
 from payments.store.mapping import provider_ref_item
 from payments.store.state_change import (
@@ -168,7 +180,10 @@ def apply_transition(
         if current is None:
             raise PaymentNotFoundError(payment_id)
         now = datetime.now(UTC)
-        decision = decide_transition(current.status, requested)
+        spec = get_spec(current.provider)
+        decision = decide_transition(
+            current.status, requested, settles_later=spec.settlement is not None
+        )
         journal: list[JournalEntry] = []
         events: list[EventEnvelope] = []
         extra: list[ConditionalPut] = []
@@ -181,19 +196,18 @@ def apply_transition(
             updated = current.with_changes(now, **refreshed)
         if decision.applies:
             updated = current.with_status(requested, now, **dict(changes or {}))
-            if requested is PaymentStatus.SUCCEEDED and current.amount_captured == 0:
-                # In the currency this transition leaves the payment in (an invoice's coin).
-                captured = updated.amount if received is None else received
-                if captured <= 0:
-                    raise ValueError("a capture needs a positive amount")
-                journal.extend(capture_journal(updated, captured))
-                updated = replace(updated, amount_captured=captured)
+            updated = _post(spec, current, updated, received, journal)
             if updated.capture_ref and updated.capture_ref != current.capture_ref:
                 # Later notifications (disputes) may only name the captured payment.
                 extra.append(ConditionalPut(provider_ref_item(updated, updated.capture_ref)))
                 # And no captured reference (a receipt number) counts for two payments.
                 extra.append(unique_ref_claim(updated, updated.capture_ref))
             events.append(payment_event(payment_event_type(requested), updated, now))
+            if spec.companion_events is not None:
+                events.extend(
+                    EventEnvelope(new_event_id(), kind, updated.tenant_id, now, data)
+                    for kind, data in spec.companion_events(updated, requested)
+                )
         change = StateChange(
             payment=updated,
             history=HistoryRecord(
@@ -227,6 +241,55 @@ def apply_transition(
             )
         current = None
     raise PaymentChangedConcurrentlyError(payment_id)
+
+
+def _post(
+    spec: ProviderSpec,
+    current: Payment,
+    updated: Payment,
+    received: Amount | None,
+    journal: list[JournalEntry],
+) -> Payment:
+    """The ledger postings of an applied transition from ``current`` to ``updated`` (added to
+    ``journal``), and the payment with what they captured. A capture (``succeeded``, or
+    ``settled`` of money not captured yet) posts what arrived, in the currency this transition
+    leaves the payment in (an invoice's coin); a provider that settles later posts it in
+    transit, moves it on at ``settled`` and takes it back at a ``failed`` after clearing."""
+    requested = updated.status
+    settles_later = spec.settlement is not None
+    party = spec.settlement.party(updated) if spec.settlement is not None else None
+    if requested in (PaymentStatus.SUCCEEDED, PaymentStatus.SETTLED) and (
+        current.amount_captured == 0
+    ):
+        captured = updated.amount if received is None else received
+        if captured <= 0:
+            raise ValueError("a capture needs a positive amount")
+        journal.extend(capture_journal(updated, captured, in_transit=settles_later, party=party))
+        updated = replace(updated, amount_captured=captured)
+    if requested is PaymentStatus.SETTLED and settles_later:
+        journal.append(_entry(settlement_entry, updated, updated.amount_captured, party))
+    if (
+        requested is PaymentStatus.FAILED
+        and settles_later
+        and current.status in CAPTURED_STATUSES
+        and current.amount_captured != 0
+    ):
+        journal.append(_entry(reversal_entry, updated, current.amount_captured, party))
+        updated = replace(updated, amount_captured=current.amount_captured * 0)
+    return updated
+
+
+def _entry(make: Any, payment: Payment, amount: Amount, party: str | None) -> JournalEntry:
+    entry: JournalEntry = make(
+        entry_id=f"je_{uuid.uuid4().hex}",
+        tenant_id=payment.tenant_id,
+        payment_id=payment.payment_id,
+        provider=payment.provider,
+        amount=amount,
+        currency=payment.currency,
+        party=party,
+    )
+    return entry
 
 
 # What an open payment may take from a notification that leaves its status as it is.
@@ -277,7 +340,13 @@ def _committed(change: StateChange) -> None:
     )
 
 
-def capture_journal(payment: Payment, received: Amount | None = None) -> list[JournalEntry]:
+def capture_journal(
+    payment: Payment,
+    received: Amount | None = None,
+    *,
+    in_transit: bool = False,
+    party: str | None = None,
+) -> list[JournalEntry]:
     """The capture posting of ``received`` (default: the payment's amount), unless this
     payment's money was already captured."""
     if payment.amount_captured != 0:
@@ -291,5 +360,7 @@ def capture_journal(payment: Payment, received: Amount | None = None) -> list[Jo
             provider=payment.provider,
             amount=amount,
             currency=payment.currency,
+            in_transit=in_transit,
+            party=party,
         )
     ]
