@@ -103,6 +103,9 @@ class Settings(BaseModel):
     # default (sweep_after_minutes) and the one above.
     sweeper_pending_age_by_provider: dict[str, NonNegativeInt] = Field(default_factory=dict)
     # Page size bounds for list endpoints.
+    # Days that are not business days for settlement (ISO dates, comma-separated): a trade is
+    # due to settle 2 business days after it clears (payments.domain.settlement).
+    settlement_holidays: str = Field(default="", max_length=4096)
     default_page_size: int = Field(default=25, ge=1, le=100)
     max_page_size: int = Field(default=100, ge=1, le=1000)
     # Per-tenant budgets of costly operations (services/rate_limits.py). From the environment
@@ -156,6 +159,19 @@ class Settings(BaseModel):
         if configured is not None:
             return configured
         return default if default is not None else self.sweeper_pending_age_minutes
+
+    @field_validator("settlement_holidays")
+    @classmethod
+    def _check_holidays(cls, value: str) -> str:
+        from payments.domain.settlement import parse_holidays
+
+        parse_holidays(value)
+        return value
+
+    def holidays(self) -> frozenset[Any]:
+        from payments.domain.settlement import parse_holidays
+
+        return parse_holidays(self.settlement_holidays)
 
     def webhook_source_networks(self, provider: str) -> SourceNetworks:
         """The networks ``provider``'s webhooks must come from; empty: any source."""

@@ -77,6 +77,8 @@ class Metric(StrEnum):
     # Each sweep counts the payments past their provider's sweeper age that it could not
     # settle: a gauge per run, alarmed on its maximum.
     PAYMENTS_OPEN_PAST_SWEEPER_AGE = "PaymentsOpenPastSweeperAge"
+    # Cleared payments not settled by their due date (NEO Bank trades, T+2): a gauge per sweep.
+    SETTLEMENTS_OVERDUE = "SettlementsOverdue"
 
 
 # The counts of the running invocation: {(dimensions...): {metric: value}}. A context variable,

@@ -76,6 +76,10 @@ class JournalEntry:
     payment_id: str
     description: str
     lines: tuple[JournalLine, ...] = field(default_factory=tuple)
+    # What places the entry (and the balances it moves) in the ledger's shards: the payment by
+    # default; a customer's id for entries of that customer's accounts, so that the customer's
+    # balances live in one shard and are read with one query.
+    shard_key: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.lines) < 2:
@@ -205,6 +209,7 @@ def adjustment_entry(
         entry_id=entry_id,
         tenant_id=tenant_id,
         payment_id=subject_id,
+        shard_key=subject_id,
         description=f"adjustment: {reason}",
         lines=(
             JournalLine(account, currency, **{"debit" if up else "credit": size}),

@@ -11,7 +11,13 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from payments.errors import ConflictError, NotFoundError
-from payments.providers import mpesa_spec, nowpayments_spec, omnisend_spec, stripe_spec
+from payments.providers import (
+    mpesa_spec,
+    neobank_spec,
+    nowpayments_spec,
+    omnisend_spec,
+    stripe_spec,
+)
 from payments.providers.base import (
     CredentialTester,
     CryptoPaymentProvider,
@@ -20,6 +26,7 @@ from payments.providers.base import (
     PushPaymentProvider,
     RefundProvider,
     SweepableProvider,
+    TokenTradeProvider,
     WebhookConfirmer,
     WebhookProvider,
 )
@@ -32,6 +39,7 @@ SPECS: Mapping[str, ProviderSpec] = MappingProxyType(
             stripe_spec.SPEC,
             mpesa_spec.SPEC,
             nowpayments_spec.SPEC,
+            neobank_spec.SPEC,
             omnisend_spec.SPEC,
         )
     }
@@ -72,6 +80,7 @@ _UNSUPPORTED_CODES = {
     Capability.WEBHOOK_CONFIRMATION: "webhooks_not_supported",
     Capability.CREDENTIAL_TEST: "credential_test_not_supported",
     Capability.CRYPTO_PAYMENTS: "crypto_not_supported",
+    Capability.TOKEN_TRADES: "trades_not_supported",
 }
 
 
@@ -120,3 +129,7 @@ def credential_tester(name: str) -> CredentialTester:
 
 def crypto_payments(name: str) -> CryptoPaymentProvider:
     return _capability(name, Capability.CRYPTO_PAYMENTS, get_spec(name).crypto_payments)
+
+
+def token_trades(name: str) -> TokenTradeProvider:
+    return _capability(name, Capability.TOKEN_TRADES, get_spec(name).token_trades)

@@ -117,6 +117,17 @@ class Denomination:
 
 
 @dataclass(frozen=True, slots=True)
+class SubjectEvent:
+    """News about one of the provider's objects that is not a payment (a customer
+    registration), applied by the service that owns that kind of object."""
+
+    kind: str  # "profile"
+    provider_ref: str  # the provider's id of it (NEO Bank: the CPRN)
+    status: str  # its new state, in our words ("verified", "rejected")
+    our_id: str | None = None  # our id of it, when the provider echoes it
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderEvent:
     """A verified provider notification, translated."""
 
@@ -145,10 +156,12 @@ class ProviderEvent:
     # Who paid, as the provider names them (an M-PESA phone number), to check against the
     # payment's customer before money moves. Never shown.
     payer: str | None = None
+    # Not about a payment: about another of the provider's objects (then nothing above counts).
+    subject: SubjectEvent | None = None
 
     @property
     def actionable(self) -> bool:
-        return self.requested_status is not None or bool(self.refunds)
+        return self.requested_status is not None or bool(self.refunds) or self.subject is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,3 +405,53 @@ class CryptoPaymentProvider(Protocol):
         currency_to: str,
         fiat_equivalent: str | None = None,
     ) -> CryptoMinimum: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRegistration:
+    """A customer as the provider registered them (NEO Bank: a CPRN)."""
+
+    provider_ref: str
+    status: str  # "pending", "verified" or "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenTradeRequest:
+    """Pay for an amount of a security token (ERC-1400) through a registered customer."""
+
+    payment: Payment  # our payment id travels as the provider's reference
+    customer_ref: str  # the customer's registration (CPRN)
+    token_contract_address: str
+    token_symbol: str
+    token_quantity: Decimal
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TradeAccepted:
+    provider_ref: str  # the provider's transaction id (NEO Bank: TXN-...)
+    provider_status: str
+
+
+class TokenTradeProvider(Protocol):
+    """Customer registration and security-token trades (NEO Bank). ProviderRejectedError for
+    a refusal (an unverified registration, a malformed field), ProviderUnreachableError when
+    there is no final answer (safe to repeat: the provider dedupes on our references)."""
+
+    name: str
+
+    def register_customer(
+        self,
+        credentials: Credentials,
+        *,
+        reference: str,
+        email: str,
+        name: str,
+        wallet_address: str,
+    ) -> CustomerRegistration: ...
+
+    def registration(self, credentials: Credentials, provider_ref: str) -> CustomerRegistration: ...
+
+    def initiate_trade(
+        self, credentials: Credentials, request: TokenTradeRequest
+    ) -> TradeAccepted: ...

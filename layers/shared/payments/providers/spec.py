@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         PushPaymentProvider,
         RefundProvider,
         SweepableProvider,
+        TokenTradeProvider,
         WebhookConfirmer,
         WebhookProvider,
     )
@@ -49,6 +50,8 @@ class Capability(StrEnum):
     CREDENTIAL_TEST = "credential_test"  # a tenant's credentials can be tried on the provider
     # Payments in crypto currencies: addresses, hosted invoices, currencies, estimates.
     CRYPTO_PAYMENTS = "crypto_payments"
+    # Customer registration and security-token trades paid through it (NEO Bank).
+    TOKEN_TRADES = "token_trades"  # noqa: S105 - a capability name
 
 
 class AmountNotSupportedError(ValueError):
@@ -229,6 +232,7 @@ class ProviderSpec:
     webhook_confirmation: Callable[[], WebhookConfirmer] | None = None
     credential_test: Callable[[], CredentialTester] | None = None
     crypto_payments: Callable[[], CryptoPaymentProvider] | None = None
+    token_trades: Callable[[], TokenTradeProvider] | None = None
     units: AmountUnits = field(default_factory=SameUnits)
     limits: Limits = field(default_factory=Limits)
     # Reasons a refund may give (empty: none may be given).
@@ -245,6 +249,9 @@ class ProviderSpec:
     # Clears first and settles later (None: a capture is final money at the provider).
     settlement: Settlement | None = None
     companion_events: CompanionEvents | None = None
+    # A rule across credential fields (each field's own rules are its CredentialField):
+    # what is wrong with a set of values, or None.
+    credentials_problem: Callable[[Mapping[str, str]], str | None] | None = None
     # Environment name -> API base URL; the credential field that picks the environment
     # (None: there is one). A deployment may point a provider elsewhere (its sandbox) with the
     # setting PROVIDER_API_BASE_<NAME>.
@@ -265,6 +272,7 @@ class ProviderSpec:
                 (Capability.WEBHOOK_CONFIRMATION, self.webhook_confirmation),
                 (Capability.CREDENTIAL_TEST, self.credential_test),
                 (Capability.CRYPTO_PAYMENTS, self.crypto_payments),
+                (Capability.TOKEN_TRADES, self.token_trades),
             )
             if factory is not None
         )

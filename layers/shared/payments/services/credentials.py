@@ -96,6 +96,9 @@ def validated_credentials(spec: ProviderSpec, values: Mapping[str, Any]) -> dict
         if problem:
             raise InvalidCredentialsError(f"{spec.display_name} {spec_field.name} {problem}")
         checked[spec_field.name] = str(value)
+    problem = spec.credentials_problem(checked) if spec.credentials_problem else None
+    if problem:
+        raise InvalidCredentialsError(f"{spec.display_name} {problem}")
     return checked
 
 

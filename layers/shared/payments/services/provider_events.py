@@ -50,6 +50,8 @@ def apply_provider_event(
     )
     if not event.actionable:
         return _record(inbox, EventOutcome.IGNORED, "unhandled_event_type")
+    if event.subject is not None:
+        return _apply_subject_event(tenant_id, provider, event, inbox)
     payment = locate_payment(tenant_id, provider, event)
     if payment is None:
         return _record(inbox, EventOutcome.IGNORED, "unknown_payment")
@@ -96,6 +98,22 @@ def apply_provider_event(
     if outcome is CommitOutcome.DUPLICATE:
         return EventResult(EventOutcome.DUPLICATE, payment.payment_id)
     return EventResult(EventOutcome.APPLIED, payment.payment_id)
+
+
+def _apply_subject_event(
+    tenant_id: str, provider: str, event: ProviderEvent, inbox: InboxRecord
+) -> EventResult:
+    """News about a provider object that is not a payment, applied by the service that owns
+    its kind (``SubjectEvent.kind``), with the same inbox dedupe."""
+    assert event.subject is not None
+    if event.subject.kind != "profile":
+        return _record(inbox, EventOutcome.IGNORED, "unhandled_event_type")
+    from payments.services.profiles import apply_profile_event
+
+    outcome, reason = apply_profile_event(
+        tenant_id=tenant_id, provider=provider, event=event, inbox=inbox
+    )
+    return EventResult(EventOutcome(outcome), None, reason)
 
 
 def paid_in_changes(payment: Payment, event: ProviderEvent) -> dict[str, Any]:

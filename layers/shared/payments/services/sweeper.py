@@ -29,6 +29,8 @@ class SweepReport:
     settled: dict[str, int] = field(default_factory=dict)
     still_open: int = 0
     errors: int = 0
+    # Cleared payments past their settlement due date (providers that settle later).
+    overdue: int = 0
 
 
 def pending_age(provider: str) -> timedelta:
@@ -102,4 +104,11 @@ def sweep(now: datetime | None = None) -> SweepReport:
             "sweeper settled a payment",
             extra={"payment_id": payment.payment_id, "outcome": result.outcome.value},
         )
+    if any(spec.settlement is not None for spec in providers_with(Capability.SWEEP)):
+        from payments.services.trades import sweep_overdue
+
+        overdue, settled = sweep_overdue(now)
+        report.overdue = overdue - settled
+        if settled:
+            report.settled["settled"] = report.settled.get("settled", 0) + settled
     return report

@@ -92,6 +92,7 @@ def create_payment(
     source: str = "api",
     price_amount: Amount | None = None,
     price_currency: str | None = None,
+    provider_details: dict[str, str] | None = None,
 ) -> Payment:
     """Write a new payment in ``created`` (with its history entry and ``payment.created``).
     ``price_amount``/``price_currency``: the order's price when the payment is in another
@@ -119,6 +120,7 @@ def create_payment(
         metadata=dict(metadata or {}),
         price_amount=price_amount,
         price_currency=price_currency,
+        provider_details=dict(provider_details or {}),
         # Zero of the amount's own type: 0 for fiat, Decimal("0") for crypto.
         amount_captured=amount - amount,
         amount_refunded=amount - amount,
@@ -264,7 +266,10 @@ def _post(
         captured = updated.amount if received is None else received
         if captured <= 0:
             raise ValueError("a capture needs a positive amount")
-        journal.extend(capture_journal(updated, captured, in_transit=settles_later, party=party))
+        journal.extend(
+            replace(entry, shard_key=party)
+            for entry in capture_journal(updated, captured, in_transit=settles_later, party=party)
+        )
         updated = replace(updated, amount_captured=captured)
     if requested is PaymentStatus.SETTLED and settles_later:
         journal.append(_entry(settlement_entry, updated, updated.amount_captured, party))
@@ -289,7 +294,7 @@ def _entry(make: Any, payment: Payment, amount: Amount, party: str | None) -> Jo
         currency=payment.currency,
         party=party,
     )
-    return entry
+    return replace(entry, shard_key=party)
 
 
 # What an open payment may take from a notification that leaves its status as it is.

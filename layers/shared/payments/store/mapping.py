@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from payments.domain.payment import Customer, Payment
 from payments.domain.refunds import Refund, RefundStatus
+from payments.domain.settlement import SETTLEMENT_DUE_AT
 from payments.domain.states import OPEN_STATUSES, PaymentStatus
 from payments.money import FIAT_EXPONENTS, Amount
 from payments.store.models import (
@@ -34,6 +35,11 @@ def provider_ref_partition(provider: str, provider_ref: str) -> str:
 def pending_shard(payment_id: str) -> str:
     digest = hashlib.sha256(payment_id.encode()).digest()
     return f"pending#{digest[0] % PENDING_SHARDS}"
+
+
+def settling_shard(payment_id: str) -> str:
+    digest = hashlib.sha256(payment_id.encode()).digest()
+    return f"settling#{digest[0] % PENDING_SHARDS}"
 
 
 def stored_amount(currency: str, value: Decimal) -> Amount:
@@ -89,6 +95,13 @@ def payment_to_item(payment: Payment) -> PaymentItem:
         # sweeper has to look at.
         item.gsi3pk = pending_shard(payment.payment_id)
         item.gsi3sk = f"{utc_key_time(payment.updated_at)}#{payment.payment_id}"
+    elif (
+        payment.status is PaymentStatus.SUCCEEDED and SETTLEMENT_DUE_AT in payment.provider_details
+    ):
+        # Cleared, waiting to settle (a provider that settles later): in the same sparse index
+        # under its own partitions, by due date, so the sweeper finds the overdue ones.
+        item.gsi3pk = settling_shard(payment.payment_id)
+        item.gsi3sk = f"{payment.provider_details[SETTLEMENT_DUE_AT]}#{payment.payment_id}"
     return item
 
 

@@ -292,6 +292,46 @@ class UniqueRefItem(PaymentsTableModel):
         return f"UNIQUEREF#{tenant_id}#{provider}#{provider_ref}", "UNIQUEREF"
 
 
+class ProfileItem(PaymentsTableModel):
+    """A customer registered with a provider (NEO Bank: its CPRN), store/profiles.py."""
+
+    profile_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    external_customer_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    name = UnicodeAttribute()
+    wallet_address = UnicodeAttribute()
+    # registering (asked, no answer yet), pending, verified, rejected, registration_failed.
+    status = UnicodeAttribute()
+    provider_ref = UnicodeAttribute(null=True)  # the CPRN, once the bank answered
+    failure = UnicodeAttribute(null=True)
+    version = NumberAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(profile_id: str) -> tuple[str, str]:
+        return f"PROFILE#{profile_id}", "PROFILE"
+
+
+class ProfileClaimItem(PaymentsTableModel):
+    """What makes a profile unique within its tenant: its external customer id, and its
+    provider reference (a CPRN belongs to exactly one profile). Written only if absent."""
+
+    profile_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+
+    @staticmethod
+    def external_key(tenant_id: str, provider: str, external_id: str) -> tuple[str, str]:
+        digest = hashlib.sha256(external_id.encode()).hexdigest()
+        return f"PROFILEEXT#{tenant_id}#{provider}#{digest}", "PROFILECLAIM"
+
+    @staticmethod
+    def reference_key(tenant_id: str, provider: str, provider_ref: str) -> tuple[str, str]:
+        return f"PROFILEREF#{tenant_id}#{provider}#{provider_ref}", "PROFILECLAIM"
+
+
 class RefundItem(PaymentsTableModel):
     refund_id = UnicodeAttribute()
     payment_id = UnicodeAttribute()

@@ -20,6 +20,7 @@ from pynamodb.transactions import TransactWrite
 
 from payments.domain.payment import Payment
 from payments.domain.refunds import Refund
+from payments.domain.settlement import moment_text
 from payments.errors import PaymentsError
 from payments.money import Amount
 from payments.store.mapping import (
@@ -40,7 +41,9 @@ from payments.store.models import (
     PaymentItem,
     RefundItem,
     TenantItem,
+    ledger_partition,
     ledger_partitions,
+    ledger_shard,
     utc_key_time,
 )
 
@@ -310,6 +313,16 @@ def open_payments_older_than(cutoff: datetime) -> Iterator[Payment]:
             yield item_to_payment(item)
 
 
+def cleared_payments_due_before(cutoff: datetime) -> Iterator[Payment]:
+    """Payments cleared but not settled (a provider that settles later) whose settlement was
+    due before ``cutoff``, from every shard of the sparse index's settling partitions."""
+    for shard in range(PENDING_SHARDS):
+        for item in PaymentItem.pending_index.query(
+            f"settling#{shard}", PaymentItem.gsi3sk < moment_text(cutoff)
+        ):
+            yield item_to_payment(item)
+
+
 # --- customers -----------------------------------------------------------------------------
 
 
@@ -475,3 +488,23 @@ __all__ = [
     "set_usage_key",
     "tenant_balances",
 ]
+
+
+def shard_balances(
+    tenant_id: str, shard_key: str, accounts: list[str]
+) -> dict[tuple[str, str], tuple[Amount, Amount]]:
+    """(account, currency) -> (debits, credits) of ``accounts`` in the one ledger shard of
+    ``shard_key`` (the entries that move them are placed there: JournalEntry.shard_key), one
+    query per account."""
+    partition = ledger_partition(tenant_id, ledger_shard(shard_key))
+    sums: dict[tuple[str, str], tuple[Amount, Amount]] = {}
+    for account in accounts:
+        for item in AccountBalanceItem.query(
+            partition, AccountBalanceItem.sk.startswith(f"BALANCE#{account}#")
+        ):
+            if item.account == account:
+                sums[(account, item.currency)] = (
+                    stored_amount(item.currency, item.debits),
+                    stored_amount(item.currency, item.credits),
+                )
+    return sums

@@ -305,13 +305,30 @@ def _add_history(tx: TransactWrite, change: StateChange, puts: list[str]) -> Non
 def _add_ledger(
     tx: TransactWrite, change: StateChange, puts: list[str], updates: list[str]
 ) -> None:
-    if not change.journal:
+    stage_journal(tx, change.journal, change.occurred_at, puts, updates)
+
+
+def commit_journal(journal: Sequence[JournalEntry], occurred_at: datetime) -> None:
+    """Post entries that belong to no payment change (an operator's adjustment): the entries
+    and every balance they move, in one transaction."""
+    with TransactWrite(connection=_connection()) as tx:
+        stage_journal(tx, journal, occurred_at, [], [])
+
+
+def stage_journal(
+    tx: TransactWrite,
+    journal: Sequence[JournalEntry],
+    occurred_at: datetime,
+    puts: list[str],
+    updates: list[str],
+) -> None:
+    if not journal:
         return
     totals: dict[tuple[str, int, str, str], list[Amount]] = defaultdict(lambda: [0, 0])
-    for entry in change.journal:
-        shard = ledger_shard(entry.payment_id)
+    for entry in journal:
+        shard = ledger_shard(entry.shard_key or entry.payment_id)
         pk, sk = JournalEntryItem.key(
-            entry.tenant_id, shard, utc_key_time(change.occurred_at), entry.entry_id
+            entry.tenant_id, shard, utc_key_time(occurred_at), entry.entry_id
         )
         tx.save(
             JournalEntryItem(
@@ -331,7 +348,7 @@ def _add_ledger(
                     )
                     for line in entry.lines
                 ],
-                created_at=change.occurred_at,
+                created_at=occurred_at,
             ),
             condition=JournalEntryItem.pk.does_not_exist(),
         )
@@ -359,19 +376,22 @@ def _add_ledger(
 
 def _add_events(tx: TransactWrite, change: StateChange, puts: list[str]) -> None:
     for event in change.events:
-        pk, sk = OutboxItem.key(event.id)
-        tx.save(
-            OutboxItem(
-                pk,
-                sk,
-                item_type="outbox",
-                event_id=event.id,
-                event_type=event.type.value,
-                tenant_id=event.tenant_id,
-                envelope=event.to_json(),
-                created_at=change.occurred_at,
-                ttl=change.occurred_at + OUTBOX_RETENTION,
-            ),
-            condition=OutboxItem.pk.does_not_exist(),
-        )
+        tx.save(outbox_item(event, change.occurred_at), condition=OutboxItem.pk.does_not_exist())
         puts.append("outbox")
+
+
+def outbox_item(event: EventEnvelope, at: datetime) -> OutboxItem:
+    """The outbox item that carries ``event`` to the bus (written in the change's transaction,
+    conditional on not existing)."""
+    pk, sk = OutboxItem.key(event.id)
+    return OutboxItem(
+        pk,
+        sk,
+        item_type="outbox",
+        event_id=event.id,
+        event_type=event.type.value,
+        tenant_id=event.tenant_id,
+        envelope=event.to_json(),
+        created_at=at,
+        ttl=at + OUTBOX_RETENTION,
+    )
