@@ -107,8 +107,8 @@ def sweep(now: datetime | None = None) -> SweepReport:
     if any(spec.settlement is not None for spec in providers_with(Capability.SWEEP)):
         from payments.services.trades import sweep_overdue
 
-        overdue, settled = sweep_overdue(now)
-        report.overdue = overdue - settled
-        if settled:
-            report.settled["settled"] = report.settled.get("settled", 0) + settled
+        overdue_count, settled_count = sweep_overdue(now)
+        report.overdue = overdue_count - settled_count
+        if settled_count:
+            report.settled["settled"] = report.settled.get("settled", 0) + settled_count
     return report
