@@ -124,6 +124,7 @@ def test_capabilities_are_typed_factories_and_missing_ones_are_clear_409s() -> N
         Capability.WEBHOOK_CONFIRMATION,
         Capability.PUSH_PAYMENT,
         Capability.CRYPTO_PAYMENTS,
+        Capability.TOKEN_TRADES,
     }
     omnisend = get_spec("omnisend")
     assert omnisend.capabilities == frozenset()

@@ -425,3 +425,73 @@ class InboxPage(_View):
 
 class InboxEntryDetailView(InboxEntryView):
     payload: str = Field(description="The body as it arrived (UTF-8; undecodable bytes replaced)")
+
+
+# --- NEO Bank: profiles and trades ---------------------------------------------------------
+
+
+class ProfileView(_View):
+    profile_id: str
+    external_customer_id: str
+    provider: Literal["neobank"]
+    cprn: str | None = Field(description="The bank's customer reference (CPRN-...), once known")
+    status: Literal["registering", "pending", "verified", "rejected", "registration_failed"]
+    verified: bool = Field(description="Trades are accepted only for a verified profile")
+    wallet_address: str
+    failure: str | None = Field(description="Why the bank refused the registration, if it did")
+    email: str
+    name: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ProfilePage(_View):
+    data: list[ProfileView]
+
+
+class CurrencyBalanceView(_View):
+    currency: str
+    cleared: AmountValue = Field(description="Cleared by the bank, not yet settled (in transit)")
+    settled: AmountValue
+    total: AmountValue
+
+
+class ProfileBalanceView(_View):
+    profile_id: str
+    balances: list[CurrencyBalanceView] = Field(
+        description="Per currency, read from the ledger's accounts for this customer"
+    )
+
+
+class TokenView(_View):
+    contract_address: str | None
+    symbol: str | None
+    quantity: str | None = Field(description="A decimal string")
+
+
+class TradeView(_View):
+    trade_id: str = Field(description="Our trade id, which is also its payment id")
+    payment_id: str
+    profile_id: str | None
+    status: PaymentStatus
+    settlement: Literal["pending", "in_transit", "overdue", "settled", "failed", "reversed"]
+    settlement_due_at: str | None = Field(
+        description="Clearing time + 2 business days (RFC 3339), once cleared"
+    )
+    cleared_at: str | None
+    settled_at: str | None
+    amount: AmountValue
+    currency: str
+    description: str
+    token: TokenView
+    wallet_address: str | None
+    tx_id: str | None = Field(description="The bank's transaction id (TXN-...)")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class TradePage(_View):
+    data: list[TradeView]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page"
+    )
