@@ -373,3 +373,20 @@ def test_work_scheduled_later_counts_as_outstanding() -> None:
         assert ran.is_set()
     finally:
         outbox.stop()
+
+
+def test_work_scheduled_later_can_be_cancelled_before_it_runs() -> None:
+    outbox = _outbox([])
+    ran = threading.Event()
+    try:
+        cancel = outbox.later(30, ran.set)
+        assert not outbox.wait_idle(0.05)
+        assert cancel() is True
+        assert outbox.wait_idle(0.5)
+        assert cancel() is False  # once only
+        done = outbox.later(0, ran.set)
+        assert outbox.wait_idle(5)
+        assert ran.is_set()
+        assert done() is False  # it ran: nothing to cancel
+    finally:
+        outbox.stop()

@@ -179,10 +179,23 @@ class Outbox(Generic[T]):
             self._outstanding -= 1
             self._cond.notify_all()
 
-    def later(self, delay: float, work: Callable[[], None]) -> None:
-        """Run ``work`` on a timer after ``delay`` seconds, counted as outstanding till then."""
+    def later(self, delay: float, work: Callable[[], None]) -> Callable[[], bool]:
+        """Run ``work`` on a timer after ``delay`` seconds, counted as outstanding till then.
+        Returns ``cancel``: it stops the work if it has not started (True), False otherwise."""
+        claim_lock = threading.Lock()
+        claimed = False
+
+        def claim() -> bool:
+            nonlocal claimed
+            with claim_lock:
+                if claimed:
+                    return False
+                claimed = True
+                return True
 
         def run() -> None:
+            if not claim():
+                return
             try:
                 work()
             finally:
@@ -190,10 +203,22 @@ class Outbox(Generic[T]):
 
         timer = threading.Timer(delay, run)
         timer.daemon = True
+
+        def cancel() -> bool:
+            if not claim():
+                return False
+            timer.cancel()
+            with self._cond:
+                if timer in self._timers:
+                    self._timers.remove(timer)
+            self.release()
+            return True
+
         self.hold()
         with self._cond:
             self._timers.append(timer)
         timer.start()
+        return cancel
 
     def wait_idle(self, timeout: float) -> bool:
         with self._cond:

@@ -8,7 +8,7 @@ import re
 import secrets
 import string
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -220,6 +220,8 @@ class Registration:
     created_at: float
     decided_at: float | None = None
     webhooks: list[Webhook] = field(default_factory=list)
+    # Cancels the scheduled decision (a decision made sooner, by the admin, cancels it).
+    cancel_scheduled: Callable[[], bool] | None = field(default=None, repr=False)
 
     def fields(self) -> Json:
         """What the client sent, to tell a repeat from a conflict."""
@@ -262,6 +264,8 @@ class Payment:
     settled_at: float | None = None
     failed_at: float | None = None
     webhooks: list[Webhook] = field(default_factory=list)
+    # Cancels the scheduled move (auto clear or settlement); any other move cancels it.
+    cancel_scheduled: Callable[[], bool] | None = field(default=None, repr=False)
 
     def fields(self) -> Json:
         return {

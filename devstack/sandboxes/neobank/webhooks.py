@@ -74,6 +74,13 @@ def registration_body(registration: Registration) -> Json:
     }
 
 
+def _unschedule(payment: Payment) -> None:
+    """Cancel the payment's scheduled move (a move made sooner makes it pointless)."""
+    if payment.cancel_scheduled is not None:
+        payment.cancel_scheduled()
+        payment.cancel_scheduled = None
+
+
 def _conflict(message: str) -> NeoBankError:
     return NeoBankError(409, INVALID_TRANSITION, message)
 
@@ -117,6 +124,9 @@ class Webhooks(NeoBankCore):
 
     def _decide(self, registration: Registration, outcome: str) -> None:
         """(under the lock)"""
+        if registration.cancel_scheduled is not None:
+            registration.cancel_scheduled()
+            registration.cancel_scheduled = None
         registration.status = outcome
         registration.decided_at = now()
         client = self._clients[registration.client_id]
@@ -125,10 +135,11 @@ class Webhooks(NeoBankCore):
     def _decide_later(self, registration: Registration, delay: float, outcome: str) -> None:
         def decide() -> None:
             with self._lock:
+                registration.cancel_scheduled = None
                 if registration.status == PENDING_REGISTRATION:
                     self._decide(registration, outcome)
 
-        self._outbox.later(delay, decide)
+        registration.cancel_scheduled = self._outbox.later(delay, decide)
 
     # ----------------------------------------------------------------- payments
 
@@ -150,6 +161,7 @@ class Webhooks(NeoBankCore):
             elif status == SETTLED and current == PENDING and force:
                 self._settle(client, payment, forced=True)
             elif status == FAILED and current in (PENDING, SUCCESS):
+                _unschedule(payment)
                 payment.status, payment.failed_at = FAILED, now()
                 self._send(client, payment.webhooks, [payment_body(payment, FAILED, now())])
             else:
@@ -159,6 +171,7 @@ class Webhooks(NeoBankCore):
 
     def _clear(self, client: Client, payment: Payment) -> None:
         """(under the lock) PENDING -> SUCCESS, or straight to SETTLED under chaos."""
+        _unschedule(payment)
         moment = now()
         payment.cleared_at = moment
         if client.chaos.settled_before_success:
@@ -176,6 +189,7 @@ class Webhooks(NeoBankCore):
             self._later(payment, SUCCESS, delay, lambda: self._settle(client, payment))
 
     def _settle(self, client: Client, payment: Payment, *, forced: bool = False) -> None:
+        _unschedule(payment)
         moment = now()
         if forced:
             payment.cleared_at = moment
@@ -192,10 +206,11 @@ class Webhooks(NeoBankCore):
 
         def run() -> None:
             with self._lock:
+                payment.cancel_scheduled = None
                 if payment.status == expected:
                     move()
 
-        self._outbox.later(delay, run)
+        payment.cancel_scheduled = self._outbox.later(delay, run)
 
     # ----------------------------------------------------------------- webhooks
 
