@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from devstack.sandboxes.daraja import DarajaSandbox
 from devstack.sandboxes.kit import Sandbox
+from devstack.sandboxes.neobank import NeoBankSandbox
 from devstack.sandboxes.nowpayments import NowPaymentsSandbox
 from devstack.sandboxes.omnisend import OmnisendSandbox
 from devstack.sandboxes.stripe import StripeSandbox
@@ -57,5 +58,14 @@ SANDBOXES: tuple[SandboxEntry, ...] = (
         "NowpaymentsApiBase",
         12114,
         "crypto; IPNs go to WebhookNowpaymentsFunction, invoice pages at /invoice/<id>",
+    ),
+    SandboxEntry(
+        "neobank",
+        "neobank",
+        NeoBankSandbox,
+        "NeobankApiBase",
+        12115,
+        "NEO Bank; webhooks go to WebhookNeobankFunction, admin moves at"
+        " /_sandbox/payments/<tx_id>/status",
     ),
 )

@@ -164,6 +164,22 @@ def test_a_source_address_switch_takes_loopback_addresses_only() -> None:
         assert raised.value.name == "source"
 
 
+@dataclass
+class _Optional(Switches):
+    after_seconds: float | None = None
+
+
+def test_an_optional_number_switch_takes_null_or_a_number() -> None:
+    switches = _Optional()
+    switches.update({"after_seconds": 0.5})
+    assert switches.after_seconds == 0.5
+    switches.update({"after_seconds": None})
+    assert switches.as_dict() == {"after_seconds": None}
+    for bad in ("1", -1, True):
+        with pytest.raises(SwitchError, match="after_seconds must be a number >= 0"):
+            switches.update({"after_seconds": bad})
+
+
 def test_a_refused_update_changes_no_switch() -> None:
     chaos = _Chaos()
     with pytest.raises(SwitchError) as raised:
@@ -261,6 +277,23 @@ def test_deliveries_are_signed_at_each_attempt_and_retried_until_a_2xx(
     assert finished == [("evt_1", True)]
 
 
+def test_each_attempt_keeps_its_answer(receiver: tuple[_Receiver, str]) -> None:
+    target, url = receiver
+    target.statuses = [500, 400]
+    done: list[Delivery[str]] = []
+    outbox: Outbox[str] = Outbox(
+        "test", lambda delivery, _delivered: done.append(delivery), retry_backoff=(0.05, 0.05)
+    )
+    try:
+        outbox.dispatch([Delivery("q", url, b"{}", "evt_1")])
+        outbox.dispatch([Delivery("other", "http://127.0.0.1:9/x", b"{}", "evt_2")])
+        assert outbox.wait_idle(5)
+    finally:
+        outbox.stop()
+    answers = {delivery.context: delivery.answers for delivery in done}
+    assert answers == {"evt_1": [500, 400, 200], "evt_2": [None, None, None]}
+
+
 def test_a_delivery_that_keeps_failing_is_given_up(receiver: tuple[_Receiver, str]) -> None:
     target, url = receiver
     target.statuses = [503, 503]
@@ -338,5 +371,22 @@ def test_work_scheduled_later_counts_as_outstanding() -> None:
         assert not outbox.wait_idle(0.05)
         assert outbox.wait_idle(5)
         assert ran.is_set()
+    finally:
+        outbox.stop()
+
+
+def test_work_scheduled_later_can_be_cancelled_before_it_runs() -> None:
+    outbox = _outbox([])
+    ran = threading.Event()
+    try:
+        cancel = outbox.later(30, ran.set)
+        assert not outbox.wait_idle(0.05)
+        assert cancel() is True
+        assert outbox.wait_idle(0.5)
+        assert cancel() is False  # once only
+        done = outbox.later(0, ran.set)
+        assert outbox.wait_idle(5)
+        assert ran.is_set()
+        assert done() is False  # it ran: nothing to cancel
     finally:
         outbox.stop()

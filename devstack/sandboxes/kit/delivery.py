@@ -44,6 +44,8 @@ class Delivery(Generic[T]):
     sign: Signer | None = None
     label: str = ""  # names the delivery in logs
     attempts: int = 0
+    # The HTTP status of each attempt's answer (None: no answer: refused, timed out, not sent).
+    answers: list[int | None] = field(default_factory=list)
 
 
 def is_loopback_url(url: str) -> bool:
@@ -78,6 +80,7 @@ def post(
     parts = urlsplit(delivery.url)
     if parts.scheme not in ("http", "https") or not is_loopback_url(delivery.url):
         logger.warning("delivery %s: %s is not a loopback URL", delivery.label, delivery.url)
+        delivery.answers.append(None)
         return False
     headers = dict(delivery.headers)
     if delivery.sign is not None:
@@ -99,9 +102,11 @@ def post(
         status = response.status
     except (OSError, http.client.HTTPException) as exc:
         logger.info("delivery %s to %s failed: %s", delivery.label, delivery.url, exc)
+        delivery.answers.append(None)
         return False
     finally:
         connection.close()
+    delivery.answers.append(status)
     if not 200 <= status < 300:
         logger.info("delivery %s to %s answered %s", delivery.label, delivery.url, status)
     return 200 <= status < 300
@@ -174,10 +179,23 @@ class Outbox(Generic[T]):
             self._outstanding -= 1
             self._cond.notify_all()
 
-    def later(self, delay: float, work: Callable[[], None]) -> None:
-        """Run ``work`` on a timer after ``delay`` seconds, counted as outstanding till then."""
+    def later(self, delay: float, work: Callable[[], None]) -> Callable[[], bool]:
+        """Run ``work`` on a timer after ``delay`` seconds, counted as outstanding till then.
+        Returns ``cancel``: it stops the work if it has not started (True), False otherwise."""
+        claim_lock = threading.Lock()
+        claimed = False
+
+        def claim() -> bool:
+            nonlocal claimed
+            with claim_lock:
+                if claimed:
+                    return False
+                claimed = True
+                return True
 
         def run() -> None:
+            if not claim():
+                return
             try:
                 work()
             finally:
@@ -185,10 +203,22 @@ class Outbox(Generic[T]):
 
         timer = threading.Timer(delay, run)
         timer.daemon = True
+
+        def cancel() -> bool:
+            if not claim():
+                return False
+            timer.cancel()
+            with self._cond:
+                if timer in self._timers:
+                    self._timers.remove(timer)
+            self.release()
+            return True
+
         self.hold()
         with self._cond:
             self._timers.append(timer)
         timer.start()
+        return cancel
 
     def wait_idle(self, timeout: float) -> bool:
         with self._cond:
@@ -235,6 +265,7 @@ class Outbox(Generic[T]):
                 delivered = post(delivery, source_address=self.source_address, timeout=self.timeout)
             except Exception:
                 logger.exception("delivery %s crashed", delivery.label)
+                delivery.answers.append(None)
                 delivered = False
             delivery.attempts += 1
             with self._cond:

@@ -3,7 +3,8 @@
 A sandbox subclasses :class:`Sandbox`, names its server, says how an error of the kit looks in
 the provider's shape (:meth:`Sandbox.error`, and :meth:`Sandbox.no_route` when it differs) and
 adds its routes to ``self.router``: the provider's API with ``router.add``, admin endpoints with
-:meth:`Sandbox.admin` and :meth:`Sandbox.admin_switches`, pages with :meth:`Sandbox.hosted_page`.
+:meth:`Sandbox.admin`, :meth:`Sandbox.admin_switches` and :meth:`Sandbox.admin_wait`, pages
+with :meth:`Sandbox.hosted_page`.
 It is served by the devstack's one HTTP server (:class:`devstack.http_server.LocalServer`).
 """
 
@@ -166,6 +167,20 @@ class Sandbox:
         self.admin("GET", template, lambda request, _payload: switches(request).as_dict())
         self.admin("POST", template, change)
         self.admin("POST", f"{template}/reset", reset)
+
+    def admin_wait(
+        self, template: str, wait: Callable[[float], bool], *, max_timeout: float = 60.0
+    ) -> None:
+        """``POST template`` ``{"timeout": 10}`` -> ``{"idle": true|false}``: blocks until
+        ``wait(timeout)`` (the outbox is idle, say) answers, at most ``max_timeout`` seconds."""
+
+        def serve(_request: Request, payload: Json) -> Json:
+            timeout = payload.get("timeout", 10)
+            if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+                raise self.error(400, "must be a number >= 0", field="timeout")
+            return {"idle": wait(min(float(timeout), max_timeout))}
+
+        self.admin("POST", template, serve)
 
     def hosted_page(
         self,

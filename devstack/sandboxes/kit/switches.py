@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import types
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, get_type_hints
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from devstack.sandboxes.kit.routing import Json
 
@@ -21,7 +22,8 @@ class SwitchError(ValueError):
 
 @dataclass
 class Switches:
-    """Subclass with ``bool``, ``str``, ``int`` and ``float`` fields (numbers >= 0)."""
+    """Subclass with ``bool``, ``str``, ``int`` and ``float`` fields (numbers >= 0); a field
+    typed ``X | None`` (``float | None``: "off" when null) also takes ``None``."""
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply a partial update (e.g. a JSON body), checking every name and type first."""
@@ -57,7 +59,20 @@ def check_loopback_address(name: str, value: Any) -> None:
         raise SwitchError(name, f"{name} must be an address in 127.0.0.0/8 (or empty)")
 
 
+def _optional(kind: Any) -> Any | None:
+    """``X`` of a field typed ``X | None`` (or ``Optional[X]``); None for any other type."""
+    if get_origin(kind) not in (Union, types.UnionType):
+        return None
+    others = [arg for arg in get_args(kind) if arg is not type(None)]
+    return others[0] if len(others) == 1 and len(get_args(kind)) == 2 else None
+
+
 def _check(name: str, kind: Any, value: Any) -> None:
+    inner = _optional(kind)
+    if inner is not None:
+        if value is None:
+            return
+        kind = inner
     if kind is bool:
         if not isinstance(value, bool):
             raise SwitchError(name, f"{name} must be a boolean")
