@@ -37,6 +37,7 @@ def _usage(info: DevStackInfo, payctl: str) -> str:
     pages = info.return_pages_url
     daraja = info.sandbox_urls["daraja"]
     nowpayments = info.sandbox_urls["nowpayments"]
+    neobank = info.sandbox_urls["neobank"]
     return f"""
 Payments devstack is up (moto as AWS, real handlers behind a local API Gateway).
 
@@ -100,6 +101,25 @@ GET /v1/payment before it counts), then read the payment:
   curl -s -X POST -H "Content-Type: application/json" -d '{{"status":"finished"}}' \\
        {nowpayments}/_sandbox/payments/<provider_reference>/advance
   curl -s -H "Authorization: Bearer $KEY" $BASE/v1/payments/<payment_id>
+Buy a security token through NEO Bank: register the buyer (the bank verifies them a second
+later, by webhook), then trade for the profile_id it answers (amount in minor units):
+  curl -s -X POST -H "Authorization: Bearer $KEY" \\
+       -H "Idempotency-Key: buyer-$(date +%s)" -H "Content-Type: application/json" \\
+       -d '{{"external_customer_id":"user_1","email":"ada@example.com","name":"Ada",
+            "wallet_address":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}}' \\
+       $BASE/v1/profiles
+  curl -s -X POST -H "Authorization: Bearer $KEY" \\
+       -H "Idempotency-Key: trade-$(date +%s)" -H "Content-Type: application/json" \\
+       -d '{{"profile_id":"<profile_id>","token_contract_address":
+            "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359","token_symbol":"ACME",
+            "token_quantity":"10.5","amount":25000,"currency":"USD"}}' \\
+       $BASE/v1/trades
+The bank clears it, then settles it (T+2, here at once): each move is a signed webhook.
+  curl -s -X POST -H "Content-Type: application/json" -d '{{"status":"SUCCESS"}}' \\
+       {neobank}/_sandbox/payments/<tx_id>/status
+  curl -s -X POST -H "Content-Type: application/json" -d '{{"status":"SETTLED"}}' \\
+       {neobank}/_sandbox/payments/<tx_id>/status
+  curl -s -H "Authorization: Bearer $KEY" $BASE/v1/profiles/<profile_id>/balance
 Then refund part of a (Stripe) payment:
   curl -s -X POST -H "Authorization: Bearer $KEY" \\
        -H "Idempotency-Key: refund-$(date +%s)" -H "Content-Type: application/json" \\

@@ -22,6 +22,7 @@ from devstack.relays import Relays
 from devstack.sandboxes.daraja import App as DarajaApp
 from devstack.sandboxes.daraja import DarajaSandbox
 from devstack.sandboxes.kit import Sandbox
+from devstack.sandboxes.neobank import NeoBankSandbox
 from devstack.sandboxes.nowpayments import Account as NowPaymentsAccount
 from devstack.sandboxes.nowpayments import NowPaymentsSandbox
 from devstack.sandboxes.omnisend import OmnisendSandbox
@@ -56,6 +57,9 @@ class DevStackInfo:
     demo_mpesa_shortcode: str
     # The demo tenant's NOWPayments sandbox account (credentials set through the API).
     demo_nowpayments_account_id: str = ""
+    # The demo tenant's NEO Bank sandbox client (its public key registered there, the PEM
+    # signer's private key only in the tenant's secret).
+    demo_neobank_client_id: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -176,6 +180,12 @@ class DevStack:
             self.nowpayments,
             f"{function_urls}/WebhookNowpaymentsFunction/{demo['tenant_id']}",
         )
+        demo["demo_neobank_client_id"] = connect_neobank(
+            base_url,
+            demo["api_key"],
+            self.neobank,
+            f"{function_urls}/WebhookNeobankFunction/{demo['tenant_id']}",
+        )
         self.bookings = _start_bookings(
             self.host, self.ports["bookings"], base_url, demo["api_key"], demo["tenant_id"]
         )
@@ -221,6 +231,12 @@ class DevStack:
     def nowpayments(self) -> NowPaymentsSandbox:
         sandbox = self.sandboxes["nowpayments"]
         assert isinstance(sandbox, NowPaymentsSandbox)
+        return sandbox
+
+    @property
+    def neobank(self) -> NeoBankSandbox:
+        sandbox = self.sandboxes["neobank"]
+        assert isinstance(sandbox, NeoBankSandbox)
         return sandbox
 
     @property
@@ -300,6 +316,45 @@ def connect_nowpayments(
             f"the demo tenant's NOWPayments credentials did not verify: {tested.text}"
         )
     return account.account_id
+
+
+def connect_neobank(api_base: str, api_key: str, sandbox: NeoBankSandbox, webhook_url: str) -> str:
+    """Give the demo tenant a NEO Bank (sandbox) client: a new RSA-2048 key whose public half
+    is registered with the bank and whose private half is stored as the tenant's
+    ``signing_key_pem`` (the PEM signer) through ``PUT /v1/providers/neobank/credentials``,
+    with the bank's public key; then test them (a signed ``GET /v1/account``). Returns the
+    client id. Registrations are verified a second after they are made."""
+    import requests
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    client = sandbox.create_client(
+        public_pem, webhook_url, "Demo token market", settings={"verify_after_seconds": 1.0}
+    )
+    headers = {"Authorization": f"Bearer {api_key}", "Idempotency-Key": "devstack-neobank-setup"}
+    url = f"{api_base}/v1/providers/neobank/credentials"
+    values = {
+        "client_id": client.client_id,
+        "signing_key_pem": private_pem,
+        "bank_public_key_pem": client.bank_public_key_pem,
+        "environment": "sandbox",
+    }
+    stored = requests.put(url, json={"values": values}, headers=headers, timeout=30)
+    stored.raise_for_status()
+    tested = requests.post(f"{url}/test", headers=headers, timeout=30)
+    tested.raise_for_status()
+    if not tested.json().get("verified"):
+        raise RuntimeError(f"the demo tenant's NEO Bank credentials did not verify: {tested.text}")
+    return client.client_id
 
 
 def connect_stripe(tenant_id: str, sandbox: StripeSandbox, webhook_base: str) -> str:
