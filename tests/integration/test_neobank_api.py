@@ -346,3 +346,35 @@ def test_a_request_signed_with_the_wrong_key_or_altered_is_refused_by_the_bank(
         f"{bank.base_url}/v1/registrations", data=body_sent, headers=headers, timeout=5
     )
     assert answer.status_code == 201, answer.text
+
+
+def test_an_answer_that_is_not_signed_by_the_banks_key_decides_nothing(
+    bank: NeoBankSandbox, receiver: tuple[Receiver, str], functions: FunctionRegistry
+) -> None:
+    private, public = _pem_pair()
+    market = _market(
+        bank, receiver, functions, values={"signing_key_pem": private}, public_pem=public
+    )
+    # The tenant's copy of the bank's key is another key: the bank's genuine answer does not
+    # verify with it, as an impostor's would not.
+    _, impostor = _pem_pair()
+    event = load_event("providers_api/put_credentials.json")
+    event["path"] = event["path"].replace("/stripe/", "/neobank/")
+    event["pathParameters"] = {"provider": "neobank"}
+    event["requestContext"]["authorizer"]["tenant_id"] = market.tenant_id
+    event["body"] = json.dumps(
+        {
+            "values": {
+                "signing_key_pem": private,
+                "client_id": market.client_id,
+                "bank_public_key_pem": impostor,
+                "environment": "sandbox",
+            }
+        }
+    )
+    assert functions.invoke("ProvidersApiFunction", event)["statusCode"] == 200
+    status, body = market.call("profiles/create_profile", key="unverified-1")
+    assert (status, body["error"]["code"]) == (502, "unverified_answer"), body
+    # Nothing was decided: the profile waits to be resumed, with no CPRN.
+    [item] = [i for i in items_of_type("profile") if i["tenant_id"] == market.tenant_id]
+    assert (item["status"], item.get("provider_ref")) == ("registering", None)

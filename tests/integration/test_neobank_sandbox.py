@@ -931,3 +931,39 @@ def test_python_m_prints_one_json_line_without_private_keys(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_every_answer_is_signed_by_the_bank_errors_included(
+    sandbox: NeoBankSandbox, tenant: Tenant
+) -> None:
+    answers = {
+        "created": tenant.call(
+            "POST",
+            "/v1/registrations",
+            {"reference": "prf_sig", "email": "a@b.co", "name": "A", "wallet_address": WALLET},
+        ),
+        "refused": tenant.call("GET", "/v1/account", key=rsa.generate_private_key(65537, 2048)),
+        "not_found": tenant.call("GET", "/v1/registrations/CPRN-NOSUCH00000"),
+        "no_route": tenant.call("GET", "/v1/nowhere"),
+    }
+    for name, answer in answers.items():
+        lowered = {k.lower(): v for k, v in answer.headers.items()}
+        assert bank_signed(sandbox.bank_public_key_pem, lowered, answer.content), name
+        assert abs(int(lowered["x-neo-timestamp"]) - time.time()) < 60, name
+    assert answers["refused"].status_code == 401
+    assert answers["not_found"].status_code == 404
+    # Not signed by another key: what a client checks an answer with is the bank's key alone.
+    other = serialization.load_pem_public_key(
+        rsa.generate_private_key(65537, 2048)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    assert isinstance(other, rsa.RSAPublicKey)
+    created = answers["created"]
+    with pytest.raises(InvalidSignature):
+        other.verify(
+            base64.b64decode(created.headers["X-Neo-Signature"]),
+            created.headers["X-Neo-Timestamp"].encode() + b"." + created.content,
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -60,7 +61,9 @@ from devstack.sandboxes.neobank.signing import (
     new_private_key,
     public_pem,
     request_message,
+    sign,
     verifies,
+    webhook_message,
 )
 
 CLIENT_ID_HEADER = "x-neo-client-id"
@@ -99,7 +102,7 @@ class NeoBankCore(Sandbox):
         self._payment_refs: dict[tuple[str, str], str] = {}  # (client, reference) -> tx_id
         self._requests: deque[RequestRecord] = deque(maxlen=MAX_REQUESTS_KEPT)
         self.api: Router[ApiHandler] = Router()
-        self.router.add("*", "/v1/{rest:path}", self._serve_api)
+        self.router.add("*", "/v1/{rest:path}", self._serve_signed)
 
     # ----------------------------------------------------------------- the provider's shape
 
@@ -256,6 +259,21 @@ class NeoBankCore(Sandbox):
             seen[request_id] = moment
             record.verified = True
         return client
+
+    def _serve_signed(self, request: Request) -> Response:
+        """Every ``/v1`` answer, errors included, signed with the bank's key over
+        ``X-Neo-Timestamp + "." + body`` (headers ``X-Neo-Timestamp``, ``X-Neo-Signature``), as
+        its webhooks are: the client can tell the bank's answer from anyone else's."""
+        try:
+            response = self._serve_api(request)
+        except NoRouteError as missing:
+            response = self.error_response(self.no_route(missing.request, missing.allowed))
+        except SandboxError as error:
+            response = self.error_response(error)
+        timestamp = str(int(time.time()))
+        signature = sign(self._bank_key, webhook_message(timestamp, response.body))
+        response.headers.update({"X-Neo-Timestamp": timestamp, "X-Neo-Signature": signature})
+        return response
 
     def _serve_api(self, request: Request) -> Response:
         headers = request.headers

@@ -18,7 +18,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,10 @@ class JsonResponse:
     status: int
     # The body when it is a JSON object; {} for anything else (an HTML error page, a list).
     body: dict[str, Any]
+    # The bytes as they arrived and the headers (names in lower case), for an adapter whose
+    # provider signs its answers.
+    raw: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -83,10 +87,14 @@ class JsonHttpClient:
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                return JsonResponse(response.status, json_object(self._read(response.read)))
+                raw = self._read(response.read)
+                return JsonResponse(
+                    response.status, json_object(raw), raw, _lowered(response.headers)
+                )
         except urllib.error.HTTPError as error:
             with error:
-                return JsonResponse(error.code, json_object(self._read(error.read)))
+                raw = self._read(error.read)
+                return JsonResponse(error.code, json_object(raw), raw, _lowered(error.headers))
         except (OSError, ValueError) as error:
             raise ProviderUnreachableError(
                 f"{self.provider} did not answer ({type(error).__name__})"
@@ -125,6 +133,10 @@ class JsonHttpClient:
 
     def _read(self, read: Callable[[int], bytes]) -> bytes:
         return read(self.max_response_bytes)
+
+
+def _lowered(headers: Any) -> dict[str, str]:
+    return {str(name).lower(): str(value) for name, value in (headers or {}).items()}
 
 
 def encode(body: Mapping[str, Any]) -> bytes:

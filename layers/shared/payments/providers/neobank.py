@@ -165,7 +165,7 @@ class NeoBankProvider:
     def test_credentials(self, credentials: Credentials) -> CredentialTestResult:
         try:
             answer = self._call(credentials, "GET", "/v1/account", None)
-        except ProviderUnavailableError as error:
+        except (ProviderUnavailableError, UnverifiedAnswerError) as error:
             return CredentialTestResult(False, "invalid_credentials", str(error))
         except ProviderUnreachableError as error:
             return CredentialTestResult(False, "provider_unreachable", str(error))
@@ -231,6 +231,7 @@ class NeoBankProvider:
             headers["Content-Type"] = "application/json"
         base = SPEC.api_base(credentials.values).rstrip("/")
         response = self._http.send(method, base + path, headers, data if body is not None else None)
+        _check_answer(credentials, response.raw, response.headers)
         if response.ok:
             return response.body
         error = response.body.get("error")
@@ -249,6 +250,29 @@ class NeoBankProvider:
         raise ProviderRejectedError(
             f"NEO Bank refused the request: {described}", provider_code=code
         )
+
+
+class UnverifiedAnswerError(ProviderUnreachableError):
+    """An answer that does not carry the bank's signature: not the bank's word, so nothing is
+    decided on it (as with no answer at all)."""
+
+    code = "unverified_answer"
+
+
+def _check_answer(credentials: Credentials, raw: bytes, headers: Mapping[str, str]) -> None:
+    """The bank signs every answer as it signs its webhooks (docs/providers/neobank.md):
+    ``X-Neo-Signature`` over ``X-Neo-Timestamp + "." + body`` with its key, within 300 s."""
+    signature = headers.get(SIGNATURE_HEADER)
+    timestamp = (headers.get(TIMESTAMP_HEADER) or "").strip()
+    if not signature or not re.fullmatch(r"[0-9]{1,12}", timestamp):
+        raise UnverifiedAnswerError("NEO Bank's answer carries no signature")
+    key = credentials.require("bank_public_key_pem")
+    if not verify_bank_signature(key, webhook_message(timestamp, raw), signature):
+        raise UnverifiedAnswerError("NEO Bank's answer does not verify with bank_public_key_pem")
+    try:
+        check_signed_timestamp(int(timestamp), time.time())
+    except WebhookVerificationError:
+        raise UnverifiedAnswerError("NEO Bank's answer is signed at a stale time") from None
 
 
 def _registration(answer: Mapping[str, Any]) -> CustomerRegistration:
