@@ -90,7 +90,7 @@ def create_profile(body: ProfileBody, idempotency_key: IdempotencyKey) -> Profil
     summary="The profile of one of your customers",
     description="By `external_customer_id`: a page of at most one.",
     tags=["profiles"],
-    responses=api_responses(200, ProfilePage, "The profiles", 422, *AUTHORIZED_ERRORS),
+    responses=api_responses(200, ProfilePage, "The profiles", 400, 422, *AUTHORIZED_ERRORS),
 )
 def find_profiles(
     external_customer_id: Annotated[
@@ -109,7 +109,7 @@ def find_profiles(
     "/v1/profiles/<profile_id>",
     summary="One profile",
     tags=["profiles"],
-    responses=api_responses(200, ProfileView, "The profile", 404, 422, *AUTHORIZED_ERRORS),
+    responses=api_responses(200, ProfileView, "The profile", 400, 404, 422, *AUTHORIZED_ERRORS),
 )
 def get_profile(profile_id: ProfileId) -> ProfileView:
     return ProfileView.model_validate(
@@ -126,7 +126,9 @@ def get_profile(profile_id: ProfileId) -> ProfileView:
         "`ledger verify` proves equal to the sum of its journal lines."
     ),
     tags=["profiles"],
-    responses=api_responses(200, ProfileBalanceView, "The balances", 404, 422, *AUTHORIZED_ERRORS),
+    responses=api_responses(
+        200, ProfileBalanceView, "The balances", 400, 404, 422, *AUTHORIZED_ERRORS
+    ),
 )
 def get_balance(profile_id: ProfileId) -> ProfileBalanceView:
     balances = profiles.profile_balance(tenant_id_of(app), profile_id)

@@ -99,7 +99,7 @@ def create_trade(body: TradeBody, idempotency_key: IdempotencyKey) -> TradeView:
     "/v1/trades/<trade_id>",
     summary="One trade, with its settlement state and due date",
     tags=["trades"],
-    responses=api_responses(200, TradeView, "The trade", 404, 422, *AUTHORIZED_ERRORS),
+    responses=api_responses(200, TradeView, "The trade", 400, 404, 422, *AUTHORIZED_ERRORS),
 )
 def get_trade(trade_id: Annotated[str, id_path("The trade's id (pay_...)")]) -> TradeView:
     return TradeView.model_validate(trades.get_trade(tenant_id_of(app), trade_id))
@@ -114,7 +114,9 @@ def get_trade(trade_id: Annotated[str, id_path("The trade's id (pay_...)")]) -> 
         "than `limit` trades: follow `next_cursor` until it is null."
     ),
     tags=["trades"],
-    responses=api_responses(200, TradePage, "One page of trades", 404, 422, *AUTHORIZED_ERRORS),
+    responses=api_responses(
+        200, TradePage, "One page of trades", 400, 404, 422, *AUTHORIZED_ERRORS
+    ),
 )
 def list_trades(
     profile_id: Annotated[str, id_query("The buyer's profile id (prf_...)")],

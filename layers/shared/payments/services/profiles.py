@@ -29,6 +29,7 @@ from payments.money import FIAT_EXPONENTS, Amount, Money, MoneyError, amount_for
 from payments.providers import token_trades
 from payments.providers.base import ProviderEvent, ProviderRejectedError
 from payments.services.credentials import provider_credentials
+from payments.services.rate_limits import CostlyOperation, enforce_rate_limit
 from payments.services.transitions import new_event_id
 from payments.store import profiles as store
 from payments.store import repositories
@@ -81,6 +82,8 @@ def register_profile(
         wallet = checked_address(wallet_address)
     except InvalidAddressError as error:
         raise InvalidProfileError(f"wallet_address: {error}") from None
+    # A registration is a signed call to the bank: limited like starting a payment.
+    enforce_rate_limit(tenant_id, CostlyOperation.CHECKOUT)
     credentials = provider_credentials(tenant_id, PROVIDER)
     now = datetime.now(UTC)
     profile = Profile(
