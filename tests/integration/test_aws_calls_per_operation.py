@@ -32,6 +32,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from devstack.lambdas import FunctionRegistry
 from devstack.sandboxes.daraja import DarajaSandbox
+from devstack.sandboxes.neobank import NeoBankSandbox
 from devstack.sandboxes.omnisend import OmnisendSandbox
 from devstack.sandboxes.stripe import StripeSandbox
 from devstack.template import LocalStack
@@ -125,6 +126,12 @@ def stripe_sandbox() -> Iterator[StripeSandbox]:
 
 
 @pytest.fixture(scope="module")
+def neobank_sandbox() -> Iterator[NeoBankSandbox]:
+    with NeoBankSandbox() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def omnisend_sandbox() -> Iterator[OmnisendSandbox]:
     with OmnisendSandbox() as running:
         yield running
@@ -140,6 +147,7 @@ class World:
     stripe: StripeSandbox
     omnisend: OmnisendSandbox
     merchants: list[Merchant]
+    neobank: NeoBankSandbox | None = None
 
     # -- tenants
 
@@ -163,6 +171,28 @@ class World:
 
     def mpesa_tenant(self) -> str:
         return mpesa_tenant(self.functions, self.daraja)
+
+    def neobank_tenant(self, bank_public_key_pem: str | None = None) -> str:
+        """A tenant with a NEO Bank (sandbox) client that verifies registrations at once, its
+        PEM key registered there (``bank_public_key_pem``: another bank key, for webhooks the
+        test signs itself)."""
+        from tests.integration.test_neobank_api import _pem_pair
+
+        assert self.neobank is not None
+        tenant = new_tenant("Token market")
+        private, public = _pem_pair()
+        client = self.neobank.create_client(public, settings={"verify_after_seconds": 0})
+        set_provider_credentials(
+            tenant,
+            "neobank",
+            {
+                "client_id": client.client_id,
+                "signing_key_pem": private,
+                "bank_public_key_pem": bank_public_key_pem or client.bank_public_key_pem,
+                "environment": "sandbox",
+            },
+        )
+        return tenant
 
     def merchant(self) -> Merchant:
         """A merchant's callback receiver on localhost (answering 204 unless told otherwise)."""
@@ -324,9 +354,11 @@ def world(
     daraja: DarajaSandbox,
     stripe_sandbox: StripeSandbox,
     omnisend_sandbox: OmnisendSandbox,
+    neobank_sandbox: NeoBankSandbox,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[World]:
     monkeypatch.setenv("PROVIDER_API_BASE_STRIPE", stripe_sandbox.base_url)
+    monkeypatch.setenv("PROVIDER_API_BASE_NEOBANK", neobank_sandbox.base_url)
     monkeypatch.setenv("PROVIDER_API_BASE_OMNISEND", omnisend_sandbox.base_url)
     monkeypatch.setenv("ALLOW_LOCAL_CALLBACK_URLS", "true")
     monkeypatch.setenv("CALLBACK_TIMEOUT_SECONDS", "2")
@@ -335,7 +367,7 @@ def world(
     monkeypatch.setenv("SWEEPER_PENDING_AGE_MINUTES_MPESA", "0")
     reset_settings()
     merchants: list[Merchant] = []
-    yield World(functions, daraja, stripe_sandbox, omnisend_sandbox, merchants)
+    yield World(functions, daraja, stripe_sandbox, omnisend_sandbox, merchants, neobank_sandbox)
     for merchant in merchants:
         merchant.stop()
 
@@ -1322,6 +1354,138 @@ def sweeper_one_per_provider(paid: bool) -> Scenario:
     return scenario
 
 
+# --- NEO Bank -----------------------------------------------------------------------------------
+
+
+def _registered(world: World, tenant: str) -> str:
+    body = {**json.loads(load_event("profiles/create_profile.json")["body"])}
+    body["external_customer_id"] = f"user_{unique()}"
+    status, profile = world.api(
+        "ProfilesFunction",
+        "profiles/create_profile.json",
+        tenant,
+        body=body,
+        idempotency_key=f"register-{unique()}",
+    )
+    assert status == 201, profile
+    return str(profile["profile_id"])
+
+
+def profile_registered(world: World) -> Iterator[Invocation]:
+    tenant = world.neobank_tenant()
+    while True:
+        body = {**json.loads(load_event("profiles/create_profile.json")["body"])}
+        body["external_customer_id"] = f"user_{unique()}"
+
+        def run(body: dict[str, Any] = body) -> None:
+            expect(
+                world.api(
+                    "ProfilesFunction",
+                    "profiles/create_profile.json",
+                    tenant,
+                    body=body,
+                    idempotency_key=f"register-{unique()}",
+                ),
+                201,
+                status="verified",
+            )
+
+        yield Invocation(run)
+
+
+def trade_created(world: World) -> Iterator[Invocation]:
+    tenant = world.neobank_tenant()
+    while True:
+        profile_id = _registered(world, tenant)
+        body = {
+            **json.loads(load_event("trades/create_trade.json")["body"]),
+            "profile_id": profile_id,
+        }
+
+        def run(body: dict[str, Any] = body) -> None:
+            expect(
+                world.api(
+                    "TradesFunction",
+                    "trades/create_trade.json",
+                    tenant,
+                    body=body,
+                    idempotency_key=f"trade-{unique()}",
+                ),
+                201,
+                status="pending",
+            )
+
+        yield Invocation(run)
+
+
+def profile_balance(world: World) -> Iterator[Invocation]:
+    tenant = world.neobank_tenant()
+    profile_id = _registered(world, tenant)
+
+    def run() -> None:
+        status, body = world.api(
+            "ProfilesFunction",
+            "profiles/get_balance.json",
+            tenant,
+            path=f"/v1/profiles/{profile_id}/balance",
+            path_parameters={"profile_id": profile_id},
+        )
+        assert (status, body["balances"]) == (200, []), body
+
+    while True:
+        yield Invocation(run)
+
+
+def neobank_cleared(world: World) -> Iterator[Invocation]:
+    """A signed SUCCESS for a pending trade (the test signs as the bank)."""
+    import base64
+    import time
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    bank_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    bank_pem = (
+        bank_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    tenant = world.neobank_tenant(bank_public_key_pem=bank_pem)
+    from tests.integration.test_webhook_neobank import Marketplace
+
+    market = Marketplace(tenant, bank_key, world.functions)
+    buyer = market.profile()
+    while True:
+        pending = market.trade(buyer)
+        raw = market.body(pending, "SUCCESS")
+        stamp = str(int(time.time()))
+        signature = bank_key.sign(
+            stamp.encode() + b"." + raw.encode(), padding.PKCS1v15(), hashes.SHA256()
+        )
+        event = {
+            "version": "2.0",
+            "rawPath": f"/{tenant}",
+            "headers": {
+                "content-type": "application/json",
+                "x-neo-timestamp": stamp,
+                "x-neo-signature": base64.b64encode(signature).decode(),
+            },
+            "requestContext": {"http": {"method": "POST", "sourceIp": "127.0.0.1"}},
+            "body": raw,
+            "isBase64Encoded": False,
+        }
+
+        def run(event: dict[str, Any] = event) -> None:
+            response = world.functions.invoke("WebhookNeobankFunction", event)
+            assert response["statusCode"] == 200, response["body"]
+            assert json.loads(response["body"])["outcome"] == "applied"
+
+        def verify(payment_id: str = pending.payment_id) -> None:
+            assert payment_status(tenant, payment_id) == "succeeded"
+
+        yield Invocation(run, verify)
+
+
 OPERATIONS = [
     # REST API
     Operation("authorizer: a valid API key", "AuthorizerFunction", authorizer_valid_key),
@@ -1587,6 +1751,11 @@ OPERATIONS = [
         "SweeperFunction",
         sweeper_one_per_provider(paid=False),
     ),
+    # NEO Bank
+    Operation("POST /v1/profiles (verified at once)", "ProfilesFunction", profile_registered),
+    Operation("POST /v1/trades", "TradesFunction", trade_created),
+    Operation("GET /v1/profiles/{profile_id}/balance", "ProfilesFunction", profile_balance),
+    Operation("webhook_neobank: SUCCESS (cleared)", "WebhookNeobankFunction", neobank_cleared),
 ]
 
 
