@@ -222,3 +222,17 @@ def test_every_checkov_skip_names_a_check_and_gives_its_reason() -> None:
             assert len(comment) >= 20, (logical_id, skip["id"])
             skipped += 1
     assert skipped > 0
+
+
+def test_the_notify_rule_routes_exactly_the_events_that_send_emails() -> None:
+    from payments.services.notifications import OMNISEND_EVENTS
+
+    pattern = _resource("NotifyRule")["Properties"]["EventPattern"]
+    assert pattern["source"] == ["payments"]
+    assert sorted(pattern["detail-type"]) == sorted(OMNISEND_EVENTS)
+    assert set(OMNISEND_EVENTS) == {
+        "payment.succeeded",
+        "trade.succeeded",
+        "trade.settled",
+        "profile.registered",
+    }
