@@ -236,3 +236,19 @@ def test_the_notify_rule_routes_exactly_the_events_that_send_emails() -> None:
         "trade.settled",
         "profile.registered",
     }
+
+
+def test_payctl_lets_exactly_the_neobank_signing_functions_use_a_kms_key() -> None:
+    from payctl.main import NEOBANK_SIGNING_FUNCTIONS
+
+    signing = {
+        logical_id
+        for logical_id, spec in STACK.functions().items()
+        if {"Ref": "NeobankSigningPolicy"} in spec["Properties"].get("Policies", [])
+    }
+    assert signing == set(NEOBANK_SIGNING_FUNCTIONS)
+    condition = _resource("NeobankSigningPolicy")["Properties"]["PolicyDocument"]["Statement"][0][
+        "Condition"
+    ]["StringEquals"]
+    # The tag `credentials set --create-kms-key` puts on the key.
+    assert condition["aws:ResourceTag/payments-stack"] == {"Ref": "AWS::StackName"}
