@@ -119,14 +119,21 @@ def target_environment(
 class Target:
     """The deployment the command operates (for the commands that create AWS resources)."""
 
-    stack_name: str
+    stack: str | None
     local: bool
     region: str | None
+    state_file: Path
 
-
-def _local_stack_name(state_file: Path) -> str:
-    info = json.loads(state_file.read_text(encoding="utf-8"))
-    return str(info.get("stack_name") or LOCAL_STACK_NAME)
+    @property
+    def stack_name(self) -> str:
+        """The stack's name (AWS::StackName): --stack's, or the devstack's."""
+        if self.stack is not None:
+            return self.stack
+        try:
+            info = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return LOCAL_STACK_NAME
+        return str(info.get("stack_name") or LOCAL_STACK_NAME)
 
 
 @app.callback()
@@ -144,7 +151,7 @@ def select_target(
     if any(argument in {"--help", "-h"} for argument in sys.argv[1:]):
         return
     os.environ.update(target_environment(stack, local, state_file, region))
-    ctx.obj = Target(stack_name=stack or _local_stack_name(state_file), local=local, region=region)
+    ctx.obj = Target(stack=stack, local=local, region=region, state_file=state_file)
     # Settings are read once per process: if this one already read them (a test invoking the
     # app twice), read them again for this target. Otherwise the command imports them itself.
     config = sys.modules.get("payments.config")

@@ -276,3 +276,35 @@ def test_ledger_adjust_refuses_bad_input_with_a_message(
     assert "Traceback" not in output
     if profile is None:
         assert profiles.profile_balance(tenant, profile_id) == []  # nothing was written
+
+
+def test_create_kms_key_under_local_tags_the_devstack_and_says_the_policy_is_root_only(
+    aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from payctl.main import app
+
+    # What `payctl --local` reads from the devstack's state file (no state file here: the
+    # devstack's stack name is the default one).
+    state = aws.environment()
+    monkeypatch.setattr("payctl.main.target_environment", lambda *_: state)
+    for name, value in state.items():
+        monkeypatch.setenv(name, value)
+    tenant = new_tenant("Token market")
+    result = CliRunner().invoke(
+        app,
+        [
+            "--local", "--state-file", "/nonexistent/state.json",
+            "credentials", "set", tenant, "neobank", "--create-kms-key",
+            "--value", "client_id=market_client_01",
+            "--value", f"bank_public_key_pem={_bank_public_pem()}",
+            "--value", "environment=sandbox",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "key policy: the account root only (--local)" in result.output
+    arn = provider_credentials(tenant, "neobank").require("kms_key_id")
+    kms = boto3.client("kms")
+    assert _tags(kms, arn) == {"payments-stack": "payments-local", "payments-tenant": tenant}
+    assert _printed_public_key(result.output).key_size == 2048
