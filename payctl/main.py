@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from payctl.limits import limits_app
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from payments.providers.spec import ProviderSpec
     from payments.services.credentials import StoredCredentials
 
@@ -29,7 +32,9 @@ app = typer.Typer(
 )
 tenants_app = typer.Typer(help="Create and list tenants (merchants).", no_args_is_help=True)
 keys_app = typer.Typer(help="Issue and revoke API keys.", no_args_is_help=True)
-ledger_app = typer.Typer(help="Check the double-entry ledger.", no_args_is_help=True)
+ledger_app = typer.Typer(
+    help="Check the double-entry ledger and correct a customer's balance.", no_args_is_help=True
+)
 callbacks_app = typer.Typer(help="Operate merchant callbacks.", no_args_is_help=True)
 inbox_app = typer.Typer(help="Maintain the webhook inbox.", no_args_is_help=True)
 credentials_app = typer.Typer(
@@ -62,6 +67,18 @@ OPTIONAL_OUTPUT_TO_ENV = {
     "StripeWebhookUrl": "PROVIDER_WEBHOOK_URL_STRIPE",
 }
 DEFAULT_STATE_FILE = Path(".devstack/state.json")
+# The devstack's AWS::StackName (devstack/template.py, LocalStack.stack_name).
+LOCAL_STACK_NAME = "payments-local"
+# The functions that sign NEO Bank requests (those with NeobankSigningPolicy in template.yaml;
+# tests/unit/test_template.py holds the two together): a key made by `credentials set
+# --create-kms-key` lets only their roles use it.
+NEOBANK_SIGNING_FUNCTIONS = (
+    "ProfilesFunction",
+    "TradesFunction",
+    "SweeperFunction",
+    "StatusFunction",
+    "ProvidersApiFunction",
+)
 
 
 def target_environment(
@@ -98,8 +115,30 @@ def target_environment(
     return environment
 
 
+@dataclass(frozen=True)
+class Target:
+    """The deployment the command operates (for the commands that create AWS resources)."""
+
+    stack: str | None
+    local: bool
+    region: str | None
+    state_file: Path
+
+    @property
+    def stack_name(self) -> str:
+        """The stack's name (AWS::StackName): --stack's, or the devstack's."""
+        if self.stack is not None:
+            return self.stack
+        try:
+            info = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return LOCAL_STACK_NAME
+        return str(info.get("stack_name") or LOCAL_STACK_NAME)
+
+
 @app.callback()
 def select_target(
+    ctx: typer.Context,
     stack: Annotated[str | None, typer.Option(help="CloudFormation stack to operate.")] = None,
     local: Annotated[bool, typer.Option("--local", help="Operate the running devstack.")] = False,
     state_file: Annotated[Path, typer.Option(help="The devstack's state file.")] = (
@@ -112,6 +151,7 @@ def select_target(
     if any(argument in {"--help", "-h"} for argument in sys.argv[1:]):
         return
     os.environ.update(target_environment(stack, local, state_file, region))
+    ctx.obj = Target(stack=stack, local=local, region=region, state_file=state_file)
     # Settings are read once per process: if this one already read them (a test invoking the
     # app twice), read them again for this target. Otherwise the command imports them itself.
     config = sys.modules.get("payments.config")
@@ -148,7 +188,7 @@ def tenants_list() -> None:
     typer.echo(_columns(rows))
 
 
-def _columns(rows: list[tuple[str, ...]]) -> str:
+def _columns(rows: Sequence[tuple[str, ...]]) -> str:
     """Aligned plain-text columns that never truncate (the last column is not padded)."""
     widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]) - 1)]
     return "\n".join(
@@ -201,6 +241,7 @@ def _provider_spec(provider: str) -> ProviderSpec:
 
 @credentials_app.command("set")
 def credentials_set(
+    ctx: typer.Context,
     tenant: Annotated[str, typer.Argument(help="Tenant id.")],
     provider: Annotated[str, typer.Argument(help="Provider name, e.g. stripe.")],
     value: Annotated[
@@ -213,11 +254,20 @@ def credentials_set(
         ),
     ] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Store but disable.")] = False,
+    create_kms_key: Annotated[
+        bool,
+        typer.Option(
+            "--create-kms-key",
+            help="neobank only: create an RSA_2048 SIGN_VERIFY KMS key for this tenant (tagged "
+            "for this stack, usable only by the functions that sign), store its ARN as "
+            "kms_key_id and print its public key (PEM) for the bank's portal.",
+        ),
+    ] = False,
 ) -> None:
     """Store a tenant's provider credentials, checked by the provider's spec and encrypted
     with the stack's KMS key."""
     from payments.errors import PaymentsError
-    from payments.services.credentials import set_provider_credentials
+    from payments.services.credentials import set_provider_credentials, validated_credentials
     from payments.store import repositories
 
     spec = _provider_spec(provider)
@@ -228,6 +278,17 @@ def credentials_set(
             typer.echo(f"--value takes NAME=VALUE, got {name!r}", err=True)
             raise typer.Exit(2)
         given[name.strip()] = text
+    if create_kms_key:
+        if provider != "neobank":
+            typer.echo("--create-kms-key is only for provider neobank", err=True)
+            raise typer.Exit(2)
+        for signer in ("signing_key_pem", "kms_key_id"):
+            if signer in given:
+                typer.echo(
+                    f"--create-kms-key makes the signing key: do not give {signer} as well",
+                    err=True,
+                )
+                raise typer.Exit(2)
     if repositories.get_tenant(tenant) is None:
         typer.echo(f"no tenant {tenant}", err=True)
         raise typer.Exit(1)
@@ -236,12 +297,115 @@ def credentials_set(
             given[spec_field.name] = typer.prompt(
                 f"{spec_field.name} ({spec_field.description})", hide_input=spec_field.secret
             )
+    public_pem = None
     try:
+        if create_kms_key:
+            # The other values are checked before a key exists: a typo costs no orphan key.
+            validated_credentials(spec, {**given, "kms_key_id": "alias/payments-placeholder"})
+            key_arn, public_pem = _create_neobank_kms_key(ctx.obj, tenant)
+            given["kms_key_id"] = key_arn
         name = set_provider_credentials(tenant, provider, given, enabled=not disabled)
     except PaymentsError as error:
         typer.echo(error.message, err=True)
         raise typer.Exit(1) from None
     typer.echo(f"stored {provider} credentials for {tenant} in {name}")
+    if public_pem is not None:
+        typer.echo("Upload this public key to the bank's portal (the private key stays in KMS):")
+        typer.echo(public_pem, nl=False)
+
+
+def _create_neobank_kms_key(target: Target, tenant: str) -> tuple[str, str]:
+    """A tenant's NEO Bank signing key in KMS: (its ARN, its public key as PEM)."""
+    import boto3
+    from cryptography.hazmat.primitives import serialization
+
+    stack = target.stack_name
+    identity = boto3.client("sts", region_name=target.region).get_caller_identity()
+    partition = identity["Arn"].split(":")[1]
+    root = f"arn:{partition}:iam::{identity['Account']}:root"
+    signers = [] if target.local else _signing_role_arns(target)
+    policy = _neobank_key_policy(root, signers)
+    kms = boto3.client("kms", region_name=target.region)
+    key = kms.create_key(
+        Description=f"{stack}: NEO Bank request signing for tenant {tenant}",
+        KeySpec="RSA_2048",
+        KeyUsage="SIGN_VERIFY",
+        Policy=json.dumps(policy),
+        Tags=[
+            {"TagKey": "payments-stack", "TagValue": stack},
+            {"TagKey": "payments-tenant", "TagValue": tenant},
+        ],
+    )["KeyMetadata"]
+    alias = f"alias/payments-{stack}-neobank-{tenant}"
+    try:
+        kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+    except kms.exceptions.AlreadyExistsException:
+        # A new key for the tenant (rotation): the alias follows it; the old key stays.
+        kms.update_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+        typer.echo(f"{alias} pointed at another key: it now names the new one")
+    der = kms.get_public_key(KeyId=key["KeyId"])["PublicKey"]
+    pem = (
+        serialization.load_der_public_key(der)
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    typer.echo(f"kms_key_id: {key['Arn']}")
+    typer.echo(f"alias: {alias}")
+    if signers:
+        typer.echo("signing allowed to: " + ", ".join(signers))
+    else:
+        why = "--local" if target.local else f"no roles of the signing functions found in {stack}"
+        typer.echo(
+            f"key policy: the account root only ({why}); the functions may sign through their "
+            "IAM policy (NeobankSigningPolicy: keys tagged payments-stack)"
+        )
+    return str(key["Arn"]), pem
+
+
+def _signing_role_arns(target: Target) -> list[str]:
+    """The role ARNs of the stack's functions that sign; empty when any cannot be found."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    wanted = {f"{function}Role" for function in NEOBANK_SIGNING_FUNCTIONS}
+    try:
+        resources = boto3.client(
+            "cloudformation", region_name=target.region
+        ).describe_stack_resources(StackName=target.stack_name)["StackResources"]
+        names = {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in resources
+            if r["LogicalResourceId"] in wanted and r.get("PhysicalResourceId")
+        }
+        if set(names) != wanted:
+            return []
+        iam = boto3.client("iam", region_name=target.region)
+        return [iam.get_role(RoleName=names[w])["Role"]["Arn"] for w in sorted(wanted)]
+    except (BotoCoreError, ClientError):
+        return []
+
+
+def _neobank_key_policy(root: str, signers: list[str]) -> dict[str, Any]:
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "AccountRootAdministers",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    if signers:
+        statements.append(
+            {
+                "Sid": "SigningFunctionsSign",
+                "Effect": "Allow",
+                "Principal": {"AWS": signers},
+                "Action": ["kms:Sign", "kms:GetPublicKey"],
+                "Resource": "*",
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 @credentials_app.command("fields")
@@ -355,6 +519,74 @@ def ledger_verify(
     if failed:
         raise typer.Exit(1)
     typer.echo(f"ledger verified for {len(reports)} tenant(s)")
+
+
+@ledger_app.command("adjust")
+def ledger_adjust(
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+    profile: Annotated[str, typer.Option(help="The customer's profile id (prf_...).")],
+    amount: Annotated[
+        str,
+        typer.Option(
+            help="Major units as a decimal string, negative to reduce: 12.50, -12.50.",
+        ),
+    ],
+    currency: Annotated[str, typer.Option(help="Currency code, e.g. USD.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the journal entry).")],
+    operator: Annotated[
+        str | None,
+        typer.Option(help="Who (kept in the entry); default $PAYCTL_OPERATOR, else the OS user."),
+    ] = None,
+) -> None:
+    """Correct a customer's settled balance with a balanced journal entry against
+    ledger_adjustments (never an edited number); prints the entry and the new balances."""
+    from payments.errors import PaymentsError
+    from payments.services.profiles import adjust_profile_balance, profile_balance
+
+    who = operator or os.environ.get("PAYCTL_OPERATOR") or _os_user()
+    try:
+        entry_id = adjust_profile_balance(
+            tenant_id=tenant,
+            profile_id=profile,
+            amount=amount,
+            currency=currency,
+            reason=reason,
+            operator=who,
+        )
+        balances = profile_balance(tenant, profile)
+    except PaymentsError as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"entry_id: {entry_id}")
+    typer.echo(f"operator: {who}")
+    rows: list[tuple[str, ...]] = [("currency", "cleared", "settled", "total")]
+    for balance in balances:
+        view = balance.view()
+        rows.append(
+            (
+                balance.currency,
+                *(_major(view[k], balance.currency) for k in ("cleared", "settled", "total")),
+            )
+        )
+    typer.echo(_columns(rows))
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return "unknown"
+
+
+def _major(amount: int | str, currency: str) -> str:
+    """A balance as major units: fiat minor units "1250" -> "12.50"; crypto as it is."""
+    from payments.money import FIAT_EXPONENTS, Money
+
+    if isinstance(amount, int) and currency in FIAT_EXPONENTS:
+        return Money(amount, currency).to_decimal_string()
+    return str(amount)
 
 
 def main() -> None:

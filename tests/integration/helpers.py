@@ -53,9 +53,15 @@ def items_of_type(item_type: str) -> list[dict[str, Any]]:
     return [item for item in all_items() if item.get("item_type") == item_type]
 
 
-def moto_stack(aws: LocalStack, name: str, **extra_outputs: str) -> Iterator[str]:
+def moto_stack(
+    aws: LocalStack,
+    name: str,
+    resources: dict[str, Any] | None = None,
+    **extra_outputs: str,
+) -> Iterator[str]:
     """A CloudFormation stack in moto whose outputs name the resources `aws` created, as
-    `payctl --stack` reads them; the environment payctl changes is restored afterwards."""
+    `payctl --stack` reads them (plus ``resources``, which moto creates); the environment
+    payctl changes is restored afterwards."""
     outputs = {
         "PaymentsTableName": aws.physical_ids["PaymentsTable"],
         "IdempotencyTableName": aws.physical_ids["IdempotencyTable"],
@@ -67,7 +73,7 @@ def moto_stack(aws: LocalStack, name: str, **extra_outputs: str) -> Iterator[str
         **extra_outputs,
     }
     template = {
-        "Resources": {"Marker": {"Type": "AWS::SQS::Queue"}},
+        "Resources": {"Marker": {"Type": "AWS::SQS::Queue"}, **(resources or {})},
         "Outputs": {key: {"Value": value} for key, value in outputs.items()},
     }
     boto3.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))

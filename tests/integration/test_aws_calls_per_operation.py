@@ -39,11 +39,14 @@ from devstack.template import LocalStack
 from payments.aws.secrets import write_provider_secret
 from payments.config import get_settings, reset_settings
 from payments.domain.payment import Customer
+from payments.domain.profiles import Profile, ProfileStatus
 from payments.domain.states import PaymentStatus
-from payments.providers import mpesa_spec, stripe_spec
+from payments.providers import mpesa_spec, neobank_spec, stripe_spec
 from payments.services.checkout import CheckoutInput, start_checkout
 from payments.services.credentials import set_provider_credentials
+from payments.services.profiles import new_profile_id
 from payments.services.transitions import apply_transition, create_payment
+from payments.store import profiles as profile_store
 from payments.store import repositories
 from tests.conftest import ROOT, load_event
 from tests.integration.conftest import AwsCallCounter
@@ -345,6 +348,51 @@ class World:
             source="provider",
         )
         return outbox_envelope(payment.payment_id, "payment.succeeded")
+
+    def cleared_trade_envelope(self, tenant: str) -> str:
+        """The bus envelope of a trade.succeeded event (a NEO Bank trade cleared), its buyer's
+        profile stored."""
+        now = datetime.now(UTC)
+        profile = Profile(
+            profile_id=new_profile_id(),
+            tenant_id=tenant,
+            provider="neobank",
+            external_customer_id=f"user_{unique()}",
+            email="ada@example.com",
+            name="Ada Buyer",
+            wallet_address="0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            status=ProfileStatus.VERIFIED,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        assert profile_store.create_profile(profile)
+        payment = create_payment(
+            tenant_id=tenant,
+            payable_type=neobank_spec.TRADE_PAYABLE_TYPE,
+            payable_id=profile.profile_id,
+            amount=25000,
+            currency="USD",
+            provider="neobank",
+            provider_details={
+                neobank_spec.PROFILE_ID: profile.profile_id,
+                neobank_spec.TOKEN_SYMBOL: "ACME",
+                neobank_spec.TOKEN_QUANTITY: "10.5",
+            },
+        )
+        for status in (PaymentStatus.PENDING, PaymentStatus.SUCCEEDED):
+            apply_transition(
+                tenant_id=tenant,
+                payment_id=payment.payment_id,
+                requested=status,
+                source="provider",
+            )
+        for item in items_of_type("outbox"):
+            envelope = json.loads(item["envelope"])
+            trade = envelope["data"].get("trade") or {}
+            if envelope["type"] == "trade.succeeded" and trade["trade_id"] == payment.payment_id:
+                return str(item["envelope"])
+        raise AssertionError(f"no trade.succeeded in the outbox for {payment.payment_id}")
 
 
 @pytest.fixture
@@ -1237,6 +1285,8 @@ def notify(with_key: bool, event_type: str = "payment.succeeded") -> Scenario:
         while True:
             if event_type == "payment.succeeded":
                 envelope = world.succeeded_payment_envelope(tenant, "ann@example.com")
+            elif event_type == "trade.succeeded":
+                envelope = world.cleared_trade_envelope(tenant)
             else:
                 envelope = envelope_for(tenant, event_type)
             sent = len(world.omnisend.events(key))
@@ -1248,7 +1298,8 @@ def notify(with_key: bool, event_type: str = "payment.succeeded") -> Scenario:
                 assert result == {"batchItemFailures": []}
 
             def verify(sent: int = sent) -> None:
-                expected = sent + 1 if with_key and event_type == "payment.succeeded" else sent
+                emails = {"payment.succeeded", "trade.succeeded"}
+                expected = sent + 1 if with_key and event_type in emails else sent
                 assert len(world.omnisend.events(key)) == expected
 
             yield Invocation(run, verify)
@@ -1727,6 +1778,11 @@ OPERATIONS = [
     ),
     Operation(
         "notify: an event that sends no e-mail", "NotifyFunction", notify(True, "payment.created")
+    ),
+    Operation(
+        "notify: trade.succeeded (the buyer's profile read for the e-mail)",
+        "NotifyFunction",
+        notify(True, "trade.succeeded"),
     ),
     Operation(
         "callback: fan-out of one event to 2 endpoints", "CallbackFunction", callback_fan_out(2)

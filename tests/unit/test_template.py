@@ -222,3 +222,33 @@ def test_every_checkov_skip_names_a_check_and_gives_its_reason() -> None:
             assert len(comment) >= 20, (logical_id, skip["id"])
             skipped += 1
     assert skipped > 0
+
+
+def test_the_notify_rule_routes_exactly_the_events_that_send_emails() -> None:
+    from payments.services.notifications import OMNISEND_EVENTS
+
+    pattern = _resource("NotifyRule")["Properties"]["EventPattern"]
+    assert pattern["source"] == ["payments"]
+    assert sorted(pattern["detail-type"]) == sorted(OMNISEND_EVENTS)
+    assert set(OMNISEND_EVENTS) == {
+        "payment.succeeded",
+        "trade.succeeded",
+        "trade.settled",
+        "profile.registered",
+    }
+
+
+def test_payctl_lets_exactly_the_neobank_signing_functions_use_a_kms_key() -> None:
+    from payctl.main import NEOBANK_SIGNING_FUNCTIONS
+
+    signing = {
+        logical_id
+        for logical_id, spec in STACK.functions().items()
+        if {"Ref": "NeobankSigningPolicy"} in spec["Properties"].get("Policies", [])
+    }
+    assert signing == set(NEOBANK_SIGNING_FUNCTIONS)
+    condition = _resource("NeobankSigningPolicy")["Properties"]["PolicyDocument"]["Statement"][0][
+        "Condition"
+    ]["StringEquals"]
+    # The tag `credentials set --create-kms-key` puts on the key.
+    assert condition["aws:ResourceTag/payments-stack"] == {"Ref": "AWS::StackName"}

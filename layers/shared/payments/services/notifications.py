@@ -13,11 +13,14 @@ from payments.aws.secrets import read_provider_secret
 from payments.logs import function_logger
 from payments.money import FIAT_EXPONENTS, Money
 from payments.providers import get_spec
-from payments.store import repositories
+from payments.store import profiles, repositories
 
+# Our event type -> the Omnisend event (its e-mail template). template.yaml's NotifyRule
+# routes exactly these types to the notify queue.
 OMNISEND_EVENTS = {
     "payment.succeeded": "Payment Receipt",
-    "trade.settled": "Security Token Trade Success",
+    "trade.succeeded": "Security Token Trade Success",
+    "trade.settled": "Security Token Trade Settled",
     "profile.registered": "Welcome",
 }
 ATTEMPTS = 3
@@ -59,18 +62,50 @@ def _contact_and_properties(envelope: dict[str, Any]) -> tuple[str | None, dict[
         payment = repositories.get_payment(envelope["tenant_id"], view["payment_id"])
         if payment is None:
             return None, {}
-        amount = view["amount"]
-        if view["currency"] in FIAT_EXPONENTS and isinstance(amount, int):
-            amount = Money(amount, view["currency"]).to_decimal_string()
         return payment.customer.email, {
             "payment_id": view["payment_id"],
-            "amount": amount,
+            "amount": _major_units(view["amount"], view["currency"]),
             "currency": view["currency"],
             "description": view.get("description", ""),
         }
-    customer = data.get("customer") or {}
-    properties = {k: v for k, v in data.items() if k in {"trade_amount", "token_symbol"}}
-    return customer.get("email"), properties
+    if "trade" in data:
+        return _trade_contact_and_properties(envelope["tenant_id"], envelope["type"], data["trade"])
+    if "profile" in data:
+        view = data["profile"]
+        profile = profiles.get_profile(envelope["tenant_id"], view["profile_id"])
+        if profile is None:
+            return None, {}
+        return profile.email, {"profile_id": profile.profile_id, "name": profile.name}
+    return None, {}
+
+
+def _trade_contact_and_properties(
+    tenant_id: str, event_type: str, view: dict[str, Any]
+) -> tuple[str | None, dict[str, Any]]:
+    # Trade events carry no contact details (and a trade payment no customer e-mail, so no
+    # Payment Receipt goes out for it): the buyer's e-mail is the stored profile's.
+    profile_id = view.get("profile_id")
+    profile = profiles.get_profile(tenant_id, profile_id) if profile_id else None
+    if profile is None:
+        return None, {}
+    token = view.get("token") or {}
+    properties = {
+        "trade_id": view["trade_id"],
+        "trade_amount": _major_units(view["amount"], view["currency"]),
+        "currency": view["currency"],
+        "token_symbol": token.get("symbol"),
+        "token_quantity": token.get("quantity"),
+    }
+    if event_type == "trade.settled":
+        properties["wallet_address"] = view.get("wallet_address")
+    return profile.email, properties
+
+
+def _major_units(amount: int | str, currency: str) -> int | str:
+    """Fiat minor units as a major-unit decimal string ("250.00"); crypto amounts already are."""
+    if currency in FIAT_EXPONENTS and isinstance(amount, int):
+        return Money(amount, currency).to_decimal_string()
+    return amount
 
 
 def _send(api_key: str, body: dict[str, Any]) -> bool:
