@@ -20,20 +20,24 @@ Test-only switches (``test_switches=True``; never expose them in a real app):
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import html
 import logging
 import re
 import secrets
-import threading
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import SplitResult, parse_qs
 
 from examples.kit.api import ApiClient, PaymentsApiError
 from examples.kit.callbacks import InvalidWebhookError, WebhookVerifier
-from examples.kit.server import BadRequestError, ExampleApp, JsonHandler, json_object
+from examples.kit.server import (
+    BadRequestError,
+    ExampleApp,
+    JsonHandler,
+    json_object,
+    run,
+)
 from examples.kit.server import error as _error
 
 # The app's plumbing (the API session and its retries, callback verification and dedupe, the
@@ -260,19 +264,12 @@ class BookingsApp(ExampleApp):
 
     name = "bookings"
 
-    def __init__(
-        self,
-        api_base: str,
-        api_key: str,
-        webhook_secrets: list[str],
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        test_switches: bool = True,
-    ) -> None:
-        super().__init__(_Handler, webhook_secrets, host, port, test_switches=test_switches)
+    def setup(self, api_base: str, api_key: str) -> None:
         self._payments = PaymentsClient(api_base, api_key)
         self._bookings: dict[str, Booking] = {}  # guarded by self._lock
+
+    def handler_class(self) -> type[_Handler]:
+        return _Handler
 
     def close(self) -> None:
         self._payments.close()
@@ -504,18 +501,15 @@ gap:.3rem 1rem}}dt{{color:#697386}}dd{{margin:0}}</style></head>
 # --------------------------------------------------------------------------- HTTP
 
 
-class _Handler(JsonHandler):
+class _Handler(JsonHandler["BookingsApp"]):
     server_version = "BookingsExample/1.0"
 
     def route_get(self, target: SplitResult) -> None:
-        app, path = self._bookings(), target.path
+        app, path = self.app, target.path
         if match := _BOOKING_PATH.fullmatch(path):
             booking = app.booking(match.group(1))
             if not prefers_html(self.headers.get("Accept", "")):
-                if booking is None:
-                    self._json(404, _error("booking_not_found", f"no booking {match.group(1)}"))
-                else:
-                    self._json(200, booking)
+                self._found(booking, "booking_not_found", f"no booking {match.group(1)}")
             elif booking is None:
                 self._html(404, "<!doctype html><title>Not found</title><p>No such booking.</p>")
             else:
@@ -525,18 +519,13 @@ class _Handler(JsonHandler):
             self._json(404, _error("not_found", "no such route"))
 
     def route_post(self, path: str, body: bytes) -> None:
-        app = self._bookings()
+        app = self.app
         if path == "/bookings":
             self._json(*app.create_booking(json_object(body)))
         elif match := _CHECKOUT_PATH.fullmatch(path):
             self._json(*app.start_checkout(match.group(1)))
         else:
             self._json(404, _error("not_found", "no such route"))
-
-    def _bookings(self) -> BookingsApp:
-        app = self.app
-        assert isinstance(app, BookingsApp)
-        return app
 
     def _json(self, status: int, body: Json, headers: Mapping[str, str] | None = None) -> None:
         extra: dict[str, str] = {}
@@ -562,34 +551,11 @@ class _Handler(JsonHandler):
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m examples.bookings --api-base URL --api-key KEY --webhook-secret whsec_...``"""
-    parser = argparse.ArgumentParser(prog="python -m examples.bookings", description=__doc__)
-    parser.add_argument("--api-base", required=True, help="e.g. http://127.0.0.1:3000/dev")
-    parser.add_argument("--api-key", required=True, help="the tenant's API key (pk_...)")
-    parser.add_argument(
-        "--webhook-secret",
-        action="append",
-        required=True,
-        help="the callback endpoint's secret (whsec_...); repeat it during a rotation",
+    run(
+        BookingsApp,
+        argv,
+        prog="python -m examples.bookings",
+        description=__doc__,
+        default_port=8080,
+        title="Bookings",
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument(
-        "--no-test-switches", action="store_true", help="turn off the /_test/ endpoints"
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    app = BookingsApp(
-        args.api_base,
-        args.api_key,
-        args.webhook_secret,
-        args.host,
-        args.port,
-        test_switches=not args.no_test_switches,
-    ).start()
-    print(f"Bookings app on {app.base_url}; callback URL {app.callback_url}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        app.stop()

@@ -7,12 +7,13 @@ An app subclasses :class:`ExampleApp` (its objects, :meth:`ExampleApp.parse_call
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar, Self, cast
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 from urllib.parse import SplitResult, urlsplit
 
 from examples.kit.callbacks import CallbackInbox
@@ -48,14 +49,14 @@ class ExampleApp:
 
     def __init__(
         self,
-        handler: type[JsonHandler],
+        api_base: str,
+        api_key: str,
         webhook_secrets: list[str],
-        host: str,
-        port: int,
+        host: str = "127.0.0.1",
+        port: int = 0,
         *,
-        test_switches: bool,
+        test_switches: bool = True,
     ) -> None:
-        self.handler = handler  # the app's routes
         self.host = host
         self.port = port
         self.base_url = ""
@@ -64,6 +65,14 @@ class ExampleApp:
         self.inbox = CallbackInbox(webhook_secrets, self._lock)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.setup(api_base, api_key)
+
+    def setup(self, api_base: str, api_key: str) -> None:
+        """The app's own state and its API client (guarded by ``self._lock``)."""
+
+    def handler_class(self) -> type[JsonHandler[Any]]:
+        """The app's routes: a JsonHandler subclass."""
+        raise NotImplementedError
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -135,12 +144,15 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], app: ExampleApp) -> None:
         self.app = app
-        super().__init__(address, app.handler)
+        super().__init__(address, app.handler_class())
 
 
-class JsonHandler(BaseHTTPRequestHandler):
+AppT = TypeVar("AppT", bound=ExampleApp)
+
+
+class JsonHandler(BaseHTTPRequestHandler, Generic[AppT]):
     """The callback route and the test switches; an app's routes go in ``route_get`` and
-    ``route_post`` (which may raise BadRequestError: 400)."""
+    ``route_post`` (which may raise BadRequestError: 400). ``self.app`` is the app serving."""
 
     protocol_version = "HTTP/1.1"
     server_version = "Example/1.0"
@@ -188,8 +200,15 @@ class JsonHandler(BaseHTTPRequestHandler):
             self._json(400, error("invalid_request", str(failure)))
 
     @property
-    def app(self) -> ExampleApp:
-        return cast(_Server, self.server).app
+    def app(self) -> AppT:
+        return cast(AppT, cast(_Server, self.server).app)
+
+    def _found(self, found: Json | None, code: str, message: str) -> None:
+        """200 with ``found``, or 404 ``code`` when it is None."""
+        if found is None:
+            self._json(404, error(code, message))
+        else:
+            self._json(200, found)
 
     def _body(self) -> bytes | None:
         try:
@@ -219,3 +238,58 @@ class JsonHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
         logging.getLogger(self.app.name).debug("%s %s", self.address_string(), format % args)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def command_line(prog: str, description: str | None, default_port: int) -> argparse.ArgumentParser:
+    """The options every example takes: the API, its key, the callback secrets, where to
+    listen, and whether the test switches are on."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--api-base", required=True, help="e.g. http://127.0.0.1:3000/dev")
+    parser.add_argument("--api-key", required=True, help="the tenant's API key (pk_...)")
+    parser.add_argument(
+        "--webhook-secret",
+        "--secret",
+        dest="webhook_secret",
+        action="append",
+        required=True,
+        help="the callback endpoint's secret (whsec_...); repeat it during a rotation",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=default_port)
+    parser.add_argument(
+        "--no-test-switches", action="store_true", help="turn off the /_test/ endpoints"
+    )
+    return parser
+
+
+def run(
+    make_app: type[ExampleApp],
+    argv: list[str] | None,
+    *,
+    prog: str,
+    description: str | None,
+    default_port: int,
+    title: str,
+) -> None:
+    """An example's ``main``: parse :func:`command_line`, start the app, serve until Ctrl-C;
+    the first line printed names its URLs."""
+    args = command_line(prog, description, default_port).parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    app = make_app(
+        args.api_base,
+        args.api_key,
+        args.webhook_secret,
+        args.host,
+        args.port,
+        test_switches=not args.no_test_switches,
+    ).start()
+    print(f"{title} app on {app.base_url}; callback URL {app.callback_url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.stop()
