@@ -126,8 +126,8 @@ The bank clears it, then settles it (T+2, here at once): each move is a signed w
   curl -s -H "Authorization: Bearer $KEY" $BASE/v1/profiles/<profile_id>/balance
 Or through the reference marketplace, which calls /v1/profiles and /v1/trades and delivers the
 tokens once, when our trade.settled callback arrives (a "[marketplace] delivering" line here).
-Register a buyer; order once {market}/buyers/user_2 shows "verified":true;
-move the order's tx_id with the two sandbox commands above; then read {market}/orders/<id>:
+Register a buyer; order once GET /buyers/user_2 there shows "verified":true; move the order's
+tx_id with the two sandbox commands above; then GET /orders/<id> shows it SETTLED, delivered:
   curl -s -X POST -H "Content-Type: application/json" \\
        -d '{{"user_id":"user_2","email":"grace@example.com","name":"Grace",
             "wallet_address":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}}' \\
