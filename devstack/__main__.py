@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -21,6 +22,7 @@ DEFAULT_PORTS = {
     "pages": 3002,
     "aws": 5000,
     "bookings": 8080,
+    "marketplace": 8081,
     **{entry.name: entry.default_port for entry in SANDBOXES},
 }
 
@@ -38,6 +40,7 @@ def _usage(info: DevStackInfo, payctl: str) -> str:
     daraja = info.sandbox_urls["daraja"]
     nowpayments = info.sandbox_urls["nowpayments"]
     neobank = info.sandbox_urls["neobank"]
+    market = info.marketplace_app_url
     return f"""
 Payments devstack is up (moto as AWS, real handlers behind a local API Gateway).
 
@@ -47,6 +50,7 @@ Payments devstack is up (moto as AWS, real handlers behind a local API Gateway).
   Embedded AWS     {info.aws_endpoint}
 {_sandbox_lines(info)}
   Bookings app     {info.bookings_app_url}  (reference consumer, receives our callbacks)
+  Marketplace app  {info.marketplace_app_url}  (token marketplace on NEO Bank trades)
   Shop pages       {pages}  (/thanks and /cancelled: success_url, cancel_url)
   Demo tenant      {info.tenant_name} ({info.tenant_id}), Stripe sandbox account connected,
                    M-PESA: its own Daraja sandbox app, PayBill {info.demo_mpesa_shortcode}
@@ -120,6 +124,19 @@ The bank clears it, then settles it (T+2, here at once): each move is a signed w
   curl -s -X POST -H "Content-Type: application/json" -d '{{"status":"SETTLED"}}' \\
        {neobank}/_sandbox/payments/<tx_id>/status
   curl -s -H "Authorization: Bearer $KEY" $BASE/v1/profiles/<profile_id>/balance
+Or through the reference marketplace, which calls /v1/profiles and /v1/trades and delivers the
+tokens once, when our trade.settled callback arrives (a "[marketplace] delivering" line here).
+Register a buyer; order once GET /buyers/user_2 there shows "verified":true; move the order's
+tx_id with the two sandbox commands above; then GET /orders/<id> shows it SETTLED, delivered:
+  curl -s -X POST -H "Content-Type: application/json" \\
+       -d '{{"user_id":"user_2","email":"grace@example.com","name":"Grace",
+            "wallet_address":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}}' \\
+       {market}/buyers
+  curl -s -X POST -H "Content-Type: application/json" \\
+       -d '{{"user_id":"user_2","token_contract_address":
+            "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359","token_symbol":"ACME",
+            "token_quantity":"10.5","amount":25000,"currency":"USD"}}' \\
+       {market}/orders
 Then refund part of a (Stripe) payment:
   curl -s -X POST -H "Authorization: Bearer $KEY" \\
        -H "Idempotency-Key: refund-$(date +%s)" -H "Content-Type: application/json" \\
@@ -127,6 +144,16 @@ Then refund part of a (Stripe) payment:
 
 Press Ctrl-C to stop.
 """
+
+
+def _show_app_lines(name: str) -> None:
+    """Print a reference app's INFO lines (the rest of the stack logs warnings only)."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter(f"[{name}] %(message)s"))
+    app_logger = logging.getLogger(name)
+    app_logger.setLevel(logging.INFO)
+    app_logger.addHandler(handler)
+    app_logger.propagate = False
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -170,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         api_port=args.api_port,
         webhooks_port=args.webhooks_port,
         bookings_port=args.bookings_port,
+        marketplace_port=args.marketplace_port,
         pages_port=args.pages_port,
         sandbox_ports={entry.name: getattr(args, f"{entry.name}_port") for entry in SANDBOXES},
         schedule_interval=args.schedule_interval,
@@ -177,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.sweeper_age_minutes is not None
         else {},
     )
+    _show_app_lines("marketplace")  # its token deliveries, one line each
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

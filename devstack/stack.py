@@ -8,7 +8,7 @@ import os
 import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from moto.server import ThreadedMotoServer
 
@@ -30,8 +30,13 @@ from devstack.sandboxes.registry import SANDBOXES
 from devstack.sandboxes.stripe import StripeSandbox
 from devstack.template import LocalStack, load_template
 from examples.bookings.app import CALLBACK_EVENT_TYPES, BookingsApp
+from examples.kit.server import ExampleApp
+from examples.marketplace.app import CALLBACK_EVENT_TYPES as MARKETPLACE_EVENT_TYPES
+from examples.marketplace.app import MarketplaceApp
 
 REGION = "us-east-1"
+
+App = TypeVar("App", bound=ExampleApp)
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,9 @@ class DevStackInfo:
     # The demo tenant's NEO Bank sandbox client (its public key registered there, the PEM
     # signer's private key only in the tenant's secret).
     demo_neobank_client_id: str = ""
+    # The token-marketplace reference app (examples/marketplace): NEO Bank trades, its own
+    # callback endpoint. Empty in a state file written before it existed.
+    marketplace_app_url: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -89,6 +97,7 @@ class DevStack:
         api_port: int = 0,
         webhooks_port: int = 0,
         bookings_port: int = 0,
+        marketplace_port: int = 0,
         pages_port: int = 0,
         sandbox_ports: dict[str, int] | None = None,
         schedule_interval: float | None = None,
@@ -100,6 +109,7 @@ class DevStack:
             "api": api_port,
             "webhooks": webhooks_port,
             "bookings": bookings_port,
+            "marketplace": marketplace_port,
             "pages": pages_port,
         }
         for entry in SANDBOXES:
@@ -110,6 +120,7 @@ class DevStack:
         self._servers: list[LocalServer] = []
         self.sandboxes: dict[str, Sandbox] = {}
         self.bookings: BookingsApp | None = None
+        self.marketplace: MarketplaceApp | None = None
         self.relays: Relays | None = None
         self.info: DevStackInfo | None = None
 
@@ -186,8 +197,16 @@ class DevStack:
             self.neobank,
             f"{function_urls}/WebhookNeobankFunction/{demo['tenant_id']}",
         )
-        self.bookings = _start_bookings(
-            self.host, self.ports["bookings"], base_url, demo["api_key"], demo["tenant_id"]
+        demo_tenant = (base_url, demo["api_key"], demo["tenant_id"])
+        self.bookings = _start_app(
+            BookingsApp, CALLBACK_EVENT_TYPES, self.host, self.ports["bookings"], *demo_tenant
+        )
+        self.marketplace = _start_app(
+            MarketplaceApp,
+            MARKETPLACE_EVENT_TYPES,
+            self.host,
+            self.ports["marketplace"],
+            *demo_tenant,
         )
         self.info = DevStackInfo(
             aws_endpoint=endpoint,
@@ -195,6 +214,7 @@ class DevStack:
             function_urls_base=function_urls,
             sandbox_urls={name: sandbox.base_url for name, sandbox in self.sandboxes.items()},
             bookings_app_url=self.bookings.base_url,
+            marketplace_app_url=self.marketplace.base_url,
             return_pages_url=pages_url,
             region=REGION,
             environment=environment,
@@ -205,8 +225,9 @@ class DevStack:
     def stop(self) -> None:
         if self.relays is not None:
             self.relays.stop()
-        if self.bookings is not None:
-            self.bookings.stop()
+        for app in (self.bookings, self.marketplace):
+            if app is not None:
+                app.stop()
         for server in self._servers:
             server.stop()
         for sandbox in reversed(list(self.sandboxes.values())):
@@ -391,10 +412,17 @@ def _ensure_free(host: str, port: int) -> None:
             ) from error
 
 
-def _start_bookings(
-    host: str, port: int, api_base: str, api_key: str, tenant_id: str
-) -> BookingsApp:
-    """The reference bookings app, registered as the demo tenant's callback endpoint."""
+def _start_app(
+    app_class: type[App],
+    event_types: tuple[str, ...],
+    host: str,
+    port: int,
+    api_base: str,
+    api_key: str,
+    tenant_id: str,
+) -> App:
+    """A reference app (bookings, marketplace), registered as one of the demo tenant's
+    callback endpoints for ``event_types``."""
     from payments.services.callbacks import register_endpoint
 
     # The merchant registers its endpoint first and configures its app with the secret.
@@ -402,10 +430,10 @@ def _start_bookings(
     endpoint = register_endpoint(
         tenant_id,
         f"http://{host}:{port}/webhooks/payments",
-        sorted(CALLBACK_EVENT_TYPES),
+        sorted(event_types),
         enabled=True,
     )
-    return BookingsApp(api_base, api_key, [endpoint["secret"]], host=host, port=port).start()
+    return app_class(api_base, api_key, [endpoint["secret"]], host=host, port=port).start()
 
 
 def _any_free_port(host: str) -> int:

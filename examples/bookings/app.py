@@ -20,23 +20,43 @@ Test-only switches (``test_switches=True``; never expose them in a real app):
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import html
-import json
 import logging
 import re
 import secrets
-import threading
-import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
+from urllib.parse import SplitResult, parse_qs
 
-import requests
-from standardwebhooks import Webhook, WebhookVerificationError
+from examples.kit.api import ApiClient, PaymentsApiError
+from examples.kit.callbacks import InvalidWebhookError, WebhookVerifier
+from examples.kit.server import (
+    BadRequestError,
+    ExampleApp,
+    JsonHandler,
+    json_object,
+    run,
+)
+from examples.kit.server import error as _error
+
+# The app's plumbing (the API session and its retries, callback verification and dedupe, the
+# HTTP server) is in examples/kit, shared with the other examples; these names stay importable
+# from here.
+__all__ = [
+    "CALLBACK_EVENT_TYPES",
+    "BadRequestError",
+    "Booking",
+    "BookingsApp",
+    "InvalidWebhookError",
+    "PaymentsApiError",
+    "PaymentsClient",
+    "WebhookVerifier",
+    "booking_page",
+    "format_amount",
+    "main",
+    "prefers_html",
+]
 
 logger = logging.getLogger("bookings")
 
@@ -65,16 +85,9 @@ MPESA_ACCOUNT_REFERENCE_LENGTH = 12  # Daraja's limits: what the customer's phon
 MPESA_TRANSACTION_DESC_LENGTH = 13
 
 PAGE_REFRESH_SECONDS = 2  # the booking page reloads itself this often until the booking settles
-API_TIMEOUT_SECONDS = 10.0
-API_RETRY_DELAYS = (0.2, 0.5)  # seconds before each retry of a transient API failure
-MAX_BODY_BYTES = 64 * 1024
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 _BOOKING_PATH = re.compile(r"/bookings/(bk_[0-9a-f]{20})")
 _CHECKOUT_PATH = re.compile(r"/bookings/(bk_[0-9a-f]{20})/checkout")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # --------------------------------------------------------------------------- bookings
@@ -133,10 +146,6 @@ def mpesa_customer_message(booking: Booking) -> str:
     return f"Check your phone: enter your M-PESA PIN in the prompt to pay {amount}."
 
 
-class BadRequestError(Exception):
-    """The client sent something we cannot use: answered 400, nothing changes."""
-
-
 def _booking_from_request(body: Json) -> Booking:
     service, amount = body.get("service"), body.get("amount")
     currency, email = body.get("currency"), body.get("customer_email")
@@ -178,26 +187,11 @@ def _booking_from_request(body: Json) -> Booking:
 # --------------------------------------------------------------------------- the payments API
 
 
-class PaymentsApiError(Exception):
-    """The API refused or could not be reached; ``code`` is the API's error code."""
-
-    def __init__(
-        self, status: int | None, code: str, message: str, retry_after: int | None = None
-    ) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after  # seconds, from a Retry-After header (409 duplicate_push)
-
-
-class PaymentsClient:
+class PaymentsClient(ApiClient):
     """The lines of the payments API this app needs: ``Bearer`` key, JSON, Idempotency-Key."""
 
     def __init__(self, api_base: str, api_key: str) -> None:
-        self.api_base = api_base.rstrip("/")
-        self._session = requests.Session()
-        self._session.headers["Authorization"] = f"Bearer {api_key}"
+        super().__init__(api_base, api_key, logger)
 
     def create_checkout(self, booking: Booking, return_url: str) -> Json:
         """Start a hosted checkout for the booking: ``{"payment_id", "checkout_url", ...}``.
@@ -255,48 +249,6 @@ class PaymentsClient:
         headers = {"Idempotency-Key": f"booking-{booking.id}-crypto"}
         return self._post("/v1/crypto/invoices", body, headers)
 
-    def close(self) -> None:
-        self._session.close()
-
-    def _post(self, path: str, body: Json, headers: dict[str, str]) -> Json:
-        url = self.api_base + path
-        for delay in (*API_RETRY_DELAYS, None):
-            try:
-                response = self._session.post(
-                    url, json=body, headers=headers, timeout=API_TIMEOUT_SECONDS
-                )
-            except requests.RequestException as error:
-                failure = PaymentsApiError(None, "payments_api_unreachable", str(error))
-            else:
-                if response.ok:
-                    result: Json = response.json()
-                    return result
-                failure = _api_error(response)
-                # 409 idempotency_key_in_use, 429 and 5xx are transient; other 4xx are final
-                # (409 duplicate_push too: a prompt is already on that phone for ~2 minutes).
-                transient = response.status_code == 429 or response.status_code >= 500
-                if response.status_code == 409:
-                    transient = failure.code == "idempotency_key_in_use"
-                if not transient:
-                    raise failure
-            if delay is None:
-                raise failure
-            logger.warning("payments API: %s; retrying in %.1f s", failure, delay)
-            time.sleep(delay)
-        raise AssertionError("unreachable")
-
-
-def _api_error(response: requests.Response) -> PaymentsApiError:
-    """``{"error": {"code", "message"}}`` is the API's error shape; anything else is opaque."""
-    retry_after = response.headers.get("Retry-After", "")
-    seconds = int(retry_after) if retry_after.isdigit() else None
-    try:
-        error = response.json()["error"]
-        code, message = str(error["code"]), str(error["message"])
-    except (ValueError, KeyError, TypeError):
-        code, message = "unexpected_response", response.reason
-    return PaymentsApiError(response.status_code, code, message, seconds)
-
 
 def _daraja_text(text: str, most: int) -> str:
     """What Daraja passes to the phone: printable ASCII, at most ``most`` characters."""
@@ -304,113 +256,23 @@ def _daraja_text(text: str, most: int) -> str:
     return printable[:most].strip() or "Booking"
 
 
-# --------------------------------------------------------------------------- callbacks
-
-
-class InvalidWebhookError(Exception):
-    """Not a callback from the payments API: bad or missing signature, stale timestamp, ..."""
-
-
-class WebhookVerifier:
-    """Verifies callbacks with any of the endpoint's secrets (two during a secret rotation).
-
-    During a rotation the API signs every callback with the old and the new secret
-    (``webhook-signature: v1,<old> v1,<new>``); ``standardwebhooks`` accepts the message when any
-    ``v1`` entry matches its one secret, so whichever secret this app has, it verifies.
-    """
-
-    def __init__(self, secrets_in_use: list[str]) -> None:
-        if not secrets_in_use:
-            raise ValueError("at least one webhook secret (whsec_...) is needed")
-        self._webhooks = [Webhook(secret) for secret in secrets_in_use]
-
-    def verify(self, body: bytes, headers: Mapping[str, str]) -> Json:
-        """The verified payload; raises InvalidWebhookError. ``body``: the exact bytes received."""
-        plain_headers = {name.lower(): value for name, value in headers.items()}
-        problem = "no secret matched"
-        for webhook in self._webhooks:
-            try:
-                payload = webhook.verify(body, plain_headers)
-            except WebhookVerificationError as error:
-                problem = str(error)  # wrong secret, stale timestamp or missing headers
-                continue
-            except ValueError as error:
-                # standardwebhooks 1.1 raises ValueError (not WebhookVerificationError) for a
-                # malformed webhook-signature entry, a non-UTF-8 body or a body that is not JSON.
-                raise InvalidWebhookError(f"malformed callback: {error}") from None
-            if not isinstance(payload, dict):
-                raise InvalidWebhookError("the callback body is not a JSON object")
-            return cast(Json, payload)
-        raise InvalidWebhookError(problem)
-
-
 # --------------------------------------------------------------------------- the app
 
 
-class BookingsApp:
+class BookingsApp(ExampleApp):
     """Bookings in memory, an HTTP server on ``host:port``, payments through ``api_base``."""
 
-    def __init__(
-        self,
-        api_base: str,
-        api_key: str,
-        webhook_secrets: list[str],
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        test_switches: bool = True,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.base_url = ""
-        self.test_switches = test_switches
+    name = "bookings"
+
+    def setup(self, api_base: str, api_key: str) -> None:
         self._payments = PaymentsClient(api_base, api_key)
-        self._verifier = WebhookVerifier(webhook_secrets)
-        self._lock = threading.Lock()  # guards everything below
-        self._bookings: dict[str, Booking] = {}
-        self._processed_webhook_ids: set[str] = set()
-        self._deliveries: list[Json] = []
-        self._fail_next: tuple[int, int] = (0, 500)  # (count, status)
-        self._gone = False
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._bookings: dict[str, Booking] = {}  # guarded by self._lock
 
-    # ----------------------------------------------------------------- lifecycle
+    def handler_class(self) -> type[_Handler]:
+        return _Handler
 
-    def start(self) -> BookingsApp:
-        if self._server is not None:
-            raise RuntimeError("the bookings app is already running")
-        self._server = _Server((self.host, self.port), self)
-        self.base_url = f"http://{self.host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="bookings-app",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+    def close(self) -> None:
         self._payments.close()
-
-    def __enter__(self) -> BookingsApp:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def callback_url(self) -> str:
-        """The URL to register with ``POST /v1/callbacks/endpoints``."""
-        return f"{self.base_url}/webhooks/payments"
 
     def booking(self, booking_id: str) -> Json | None:
         with self._lock:
@@ -491,41 +353,20 @@ class BookingsApp:
         return 502, failure
 
     # ----------------------------------------------------------------- callbacks
+    # Verified and deduplicated on webhook-id by the kit's CallbackInbox (ExampleApp), which
+    # calls these two.
 
-    def receive_callback(self, body: bytes, headers: Mapping[str, str]) -> int:
-        """Handle one delivery to ``/webhooks/payments``; returns the HTTP status to answer."""
-        headers = {name.lower(): value for name, value in headers.items()}
-        webhook_id = headers.get("webhook-id")
-        with self._lock:
-            forced = self._forced_failure_locked()
-            if forced is not None:
-                self._record_locked(webhook_id, "forced_failure", forced)
-                return forced
-        try:
-            payload = self._verifier.verify(body, headers)  # needs a non-empty webhook-id
-            event_type, payment = _parse_callback(payload)
-        except InvalidWebhookError as error:
-            with self._lock:
-                self._record_locked(webhook_id, "rejected", 400, detail=str(error))
-            return 400
-        message_id = headers["webhook-id"]
-        with self._lock:  # check, apply and remember the id in one step: never applied twice
-            if message_id in self._processed_webhook_ids:
-                self._record_locked(message_id, "duplicate", 204, event_type=event_type)
-                return 204
-            detail = self._apply_locked(event_type, payment)
-            self._processed_webhook_ids.add(message_id)
-            self._record_locked(
-                message_id,
-                "verified",
-                204,
-                event_type=event_type,
-                detail=detail,
-                provider=str(payment["provider"]) if payment and "provider" in payment else None,
-            )
-        return 204
+    def parse_callback(self, payload: Json) -> tuple[str, Json | None]:
+        """``{"type", "timestamp", "data": {"payment": {...}}}`` -> (type, payment or None)."""
+        event_type, data = payload.get("type"), payload.get("data")
+        if not isinstance(event_type, str) or not isinstance(data, dict):
+            raise InvalidWebhookError("a callback has a string type and an object data")
+        payment = data.get("payment")
+        if event_type.startswith("payment.") and not isinstance(payment, dict):
+            raise InvalidWebhookError("a payment callback carries data.payment")
+        return event_type, payment if isinstance(payment, dict) else None
 
-    def _apply_locked(self, event_type: str, payment: Json | None) -> str:
+    def apply_callback_locked(self, event_type: str, payment: Json | None) -> str:
         """Move the booking the callback is about; returns what happened, for the log.
 
         One path for every payment method: the callback is the same whichever provider took
@@ -563,66 +404,6 @@ class BookingsApp:
             booking.status = CANCELLED
             return f"booking {booking.id} {CANCELLED}"
         return f"booking {booking.id} stays {booking.status}"
-
-    # ----------------------------------------------------------------- test switches
-
-    def set_fail_next(self, count: int, status: int = 500) -> None:
-        with self._lock:
-            self._fail_next = (count, status)
-
-    def set_gone(self, gone: bool = True) -> None:
-        with self._lock:
-            self._gone = gone
-
-    def deliveries(self) -> list[Json]:
-        with self._lock:
-            return [dict(delivery) for delivery in self._deliveries]
-
-    def _forced_failure_locked(self) -> int | None:
-        if self._gone:
-            return 410
-        count, status = self._fail_next
-        if count > 0:
-            self._fail_next = (count - 1, status)
-            return status
-        return None
-
-    def _record_locked(
-        self,
-        webhook_id: str | None,
-        outcome: str,
-        status: int,
-        *,
-        event_type: str | None = None,
-        detail: str | None = None,
-        provider: str | None = None,
-    ) -> None:
-        self._deliveries.append(
-            {
-                "webhook_id": webhook_id,
-                "outcome": outcome,  # verified | duplicate | rejected | forced_failure
-                "status": status,
-                "type": event_type,
-                "detail": detail,
-                "provider": provider,  # data.payment.provider of a verified callback
-                "received_at": _now(),
-            }
-        )
-
-
-def _parse_callback(payload: Json) -> tuple[str, Json | None]:
-    """``{"type", "timestamp", "data": {"payment": {...}}}`` -> (type, payment or None)."""
-    event_type, data = payload.get("type"), payload.get("data")
-    if not isinstance(event_type, str) or not isinstance(data, dict):
-        raise InvalidWebhookError("a callback has a string type and an object data")
-    payment = data.get("payment")
-    if event_type.startswith("payment.") and not isinstance(payment, dict):
-        raise InvalidWebhookError("a payment callback carries data.payment")
-    return event_type, payment if isinstance(payment, dict) else None
-
-
-def _error(code: str, message: str) -> Json:
-    return {"error": {"code": code, "message": message}}
 
 
 # --------------------------------------------------------------------------- the booking page
@@ -720,97 +501,39 @@ gap:.3rem 1rem}}dt{{color:#697386}}dd{{margin:0}}</style></head>
 # --------------------------------------------------------------------------- HTTP
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # socketserver's 5 resets a burst of concurrent callbacks
-
-    def __init__(self, address: tuple[str, int], app: BookingsApp) -> None:
-        self.app = app
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(JsonHandler["BookingsApp"]):
     server_version = "BookingsExample/1.0"
-    timeout = 60
 
-    def do_GET(self) -> None:
-        app, target = self._app(), urlsplit(self.path)
-        path = target.path
+    def route_get(self, target: SplitResult) -> None:
+        app, path = self.app, target.path
         if match := _BOOKING_PATH.fullmatch(path):
             booking = app.booking(match.group(1))
             if not prefers_html(self.headers.get("Accept", "")):
-                if booking is None:
-                    self._json(404, _error("booking_not_found", f"no booking {match.group(1)}"))
-                else:
-                    self._json(200, booking)
+                self._found(booking, "booking_not_found", f"no booking {match.group(1)}")
             elif booking is None:
                 self._html(404, "<!doctype html><title>Not found</title><p>No such booking.</p>")
             else:
                 returned = (parse_qs(target.query).get("checkout") or [None])[0]
                 self._html(200, booking_page(booking, returned))
-        elif path == "/_test/deliveries" and app.test_switches:
-            self._json(200, {"data": app.deliveries()})
         else:
             self._json(404, _error("not_found", "no such route"))
 
-    def do_POST(self) -> None:
-        app, path = self._app(), urlsplit(self.path).path
-        body = self._body()
-        if body is None:
-            return
-        if path == "/webhooks/payments":
-            # Verify the exact bytes received: re-serialised JSON would not match the signature.
-            self._empty(app.receive_callback(body, dict(self.headers.items())))
-            return
-        try:
-            if path == "/bookings":
-                self._json(*app.create_booking(_json_object(body)))
-            elif match := _CHECKOUT_PATH.fullmatch(path):
-                self._json(*app.start_checkout(match.group(1)))
-            elif path == "/_test/fail_next" and app.test_switches:
-                params = _json_object(body)
-                count, status = params.get("count", 1), params.get("status", 500)
-                if not isinstance(count, int) or count < 0:
-                    raise BadRequestError("count must be a non-negative integer")
-                if not isinstance(status, int) or not 200 <= status <= 599:
-                    raise BadRequestError("status must be an HTTP status code")
-                app.set_fail_next(count, status)
-                self._json(200, {"count": count, "status": status})
-            elif path == "/_test/gone" and app.test_switches:
-                gone = _json_object(body).get("gone", True) if body else True
-                app.set_gone(bool(gone))
-                self._json(200, {"gone": bool(gone)})
-            else:
-                self._json(404, _error("not_found", "no such route"))
-        except BadRequestError as error:
-            self._json(400, _error("invalid_request", str(error)))
+    def route_post(self, path: str, body: bytes) -> None:
+        app = self.app
+        if path == "/bookings":
+            self._json(*app.create_booking(json_object(body)))
+        elif match := _CHECKOUT_PATH.fullmatch(path):
+            self._json(*app.start_checkout(match.group(1)))
+        else:
+            self._json(404, _error("not_found", "no such route"))
 
-    def _app(self) -> BookingsApp:
-        return cast(_Server, self.server).app
-
-    def _body(self) -> bytes | None:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_BODY_BYTES:
-            self.close_connection = True
-            self._json(413 if length > 0 else 400, _error("invalid_body", "bad Content-Length"))
-            return None
-        return self.rfile.read(length)
-
-    def _json(self, status: int, body: Json) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        error = body.get("error")
-        if isinstance(error, dict) and error.get("retry_after_seconds") is not None:
-            self.send_header("Retry-After", str(error["retry_after_seconds"]))  # duplicate_push
-        self.send_header("Vary", "Accept")  # /bookings/<id> is also an HTML page
-        self.end_headers()
-        self.wfile.write(data)
+    def _json(self, status: int, body: Json, headers: Mapping[str, str] | None = None) -> None:
+        extra: dict[str, str] = {}
+        failure = body.get("error")
+        if isinstance(failure, dict) and failure.get("retry_after_seconds") is not None:
+            extra["Retry-After"] = str(failure["retry_after_seconds"])  # duplicate_push
+        extra["Vary"] = "Accept"  # /bookings/<id> is also an HTML page
+        super()._json(status, body, {**extra, **(headers or {})})
 
     def _html(self, status: int, document: str) -> None:
         data = document.encode("utf-8")
@@ -822,58 +545,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _empty(self, status: int) -> None:
-        self.send_response(status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
-        logger.debug("%s %s", self.address_string(), format % args)
-
-
-def _json_object(body: bytes) -> Json:
-    try:
-        value = json.loads(body)
-    except ValueError:
-        raise BadRequestError("the body must be JSON") from None
-    if not isinstance(value, dict):
-        raise BadRequestError("the body must be a JSON object")
-    return value
-
 
 # --------------------------------------------------------------------------- command line
 
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m examples.bookings --api-base URL --api-key KEY --webhook-secret whsec_...``"""
-    parser = argparse.ArgumentParser(prog="python -m examples.bookings", description=__doc__)
-    parser.add_argument("--api-base", required=True, help="e.g. http://127.0.0.1:3000/dev")
-    parser.add_argument("--api-key", required=True, help="the tenant's API key (pk_...)")
-    parser.add_argument(
-        "--webhook-secret",
-        action="append",
-        required=True,
-        help="the callback endpoint's secret (whsec_...); repeat it during a rotation",
+    run(
+        BookingsApp,
+        argv,
+        prog="python -m examples.bookings",
+        description=__doc__,
+        default_port=8080,
+        title="Bookings",
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument(
-        "--no-test-switches", action="store_true", help="turn off the /_test/ endpoints"
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    app = BookingsApp(
-        args.api_base,
-        args.api_key,
-        args.webhook_secret,
-        args.host,
-        args.port,
-        test_switches=not args.no_test_switches,
-    ).start()
-    print(f"Bookings app on {app.base_url}; callback URL {app.callback_url}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        app.stop()
