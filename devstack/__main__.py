@@ -53,7 +53,8 @@ Payments devstack is up (moto as AWS, real handlers behind a local API Gateway).
   Marketplace app  {info.marketplace_app_url}  (token marketplace on NEO Bank trades)
   Shop pages       {pages}  (/thanks and /cancelled: success_url, cancel_url)
   Demo tenant      {info.tenant_name} ({info.tenant_id}), Stripe sandbox account connected,
-                   M-PESA: its own Daraja sandbox app, PayBill {info.demo_mpesa_shortcode}
+                   M-PESA: its own Daraja sandbox app, PayBill {info.demo_mpesa_shortcode},
+                   a NOWPayments account and a NEO Bank client {info.demo_neobank_client_id}
   Demo payment     {info.demo_payment_id}
 
 The demo tenant's API key (id {info.api_key_id}) is printed this once, on the next line.

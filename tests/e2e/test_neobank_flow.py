@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from typing import Any
 
 import requests
@@ -87,5 +88,25 @@ def test_the_printed_trade_registers_verifies_clears_and_settles(
     remote = requests.get(f"{bank}/_sandbox/payments/{trade['tx_id']}", timeout=10).json()
     assert [w["status"] for w in remote["webhooks"]] == ["SUCCESS", "SETTLED"], remote
     assert all(w["delivered"] for w in remote["webhooks"]), remote
+    # The buyer's trade e-mails reached Omnisend once each, to the profile's address.
+    omnisend = devstack.info["sandbox_urls"]["omnisend"]
+
+    def emails(name: str) -> list[dict[str, Any]]:
+        events = requests.get(f"{omnisend}/_sandbox/events", timeout=10).json()["data"]
+        return [
+            event
+            for event in events
+            if event["body"]["eventName"] == name
+            and event["body"]["properties"].get("trade_id") == trade["trade_id"]
+        ]
+
+    assert eventually(lambda: emails("Security Token Trade Settled"), timeout=20)
+    time.sleep(2)  # any duplicate would have arrived by now
+    [success] = emails("Security Token Trade Success")
+    assert success["times_received"] == 1
+    assert success["body"]["contact"] == {"email": "ada@example.com"}
+    assert success["body"]["properties"]["trade_amount"] == "250.00"
+    assert success["body"]["properties"]["token_symbol"] == "ACME"
+    assert len(emails("Security Token Trade Settled")) == 1
     verified_ledger = devstack.payctl("ledger", "verify", "--tenant", devstack.info["tenant_id"])
     assert verified_ledger.returncode == 0, verified_ledger.stdout + verified_ledger.stderr
