@@ -524,3 +524,23 @@ def _settings() -> Iterator[None]:
     reset_settings()
     yield
     reset_settings()
+
+
+def test_the_sweeper_function_counts_overdue_settlements_as_a_metric(
+    market: Marketplace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.integration.test_observability import _emitted
+
+    monkeypatch.setenv("PROVIDER_API_BASE_NEOBANK", "http://127.0.0.1:9")
+    reset_settings()
+    pending = market.trade(market.profile())
+    # Cleared a fortnight ago: long past its T+2 due date.
+    cleared = datetime.now(UTC) - timedelta(days=14)
+    body = json.loads(market.body(pending, "SUCCESS"))
+    body["occurred_at"] = cleared.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert market.deliver(json.dumps(body))[0] == 200
+    capsys.readouterr()
+    market.functions.invoke("SweeperFunction", {"detail-type": "Scheduled Event"})
+    emitted = _emitted(capsys.readouterr().out)
+    assert emitted[("SettlementsOverdue", (("provider", "neobank"),))] >= 1, emitted
+    assert len(events_of(market.tenant_id, "trade.settlement_overdue")) == 1
