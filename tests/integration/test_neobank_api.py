@@ -378,3 +378,29 @@ def test_an_answer_that_is_not_signed_by_the_banks_key_decides_nothing(
     # Nothing was decided: the profile waits to be resumed, with no CPRN.
     [item] = [i for i in items_of_type("profile") if i["tenant_id"] == market.tenant_id]
     assert (item["status"], item.get("provider_ref")) == ("registering", None)
+
+
+def test_a_trade_the_bank_refuses_fails_and_a_retry_does_not_ask_again(market: Market) -> None:
+    from payments.domain.profiles import ProfileStatus
+    from payments.store import profiles as profile_store
+
+    # The bank has not verified the buyer yet (its delay is long), but our copy says verified:
+    # the bank's refusal is final for this trade.
+    requests.post(
+        f"{market.bank.base_url}/_sandbox/clients/{market.client_id}/settings",
+        json={"verify_after_seconds": 3600},
+        timeout=5,
+    ).raise_for_status()
+    profile = market.register("user_refused")
+    stored = profile_store.get_profile(market.tenant_id, profile["profile_id"])
+    assert stored is not None
+    profile_store.commit_profile_change(
+        stored, stored.moved(ProfileStatus.VERIFIED, stored.updated_at), at=stored.updated_at
+    )
+    body = {"profile_id": profile["profile_id"]}
+    status, refused = market.call("trades/create_trade", body=body, key="refused-1")
+    assert (status, refused["error"]["code"]) == (422, "provider_rejected"), refused
+    status, again = market.call("trades/create_trade", body=body, key="refused-1")
+    assert (status, again["status"], again["settlement"]) == (201, "failed", "failed"), again
+    asked = [r for r in market.bank.requests(market.client_id) if r.path == "/v1/payments"]
+    assert len(asked) == 1

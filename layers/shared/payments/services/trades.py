@@ -134,7 +134,11 @@ def start_trade(tenant_id: str, request: TradeInput, idempotency_key: str) -> di
     credentials = provider_credentials(tenant_id, PROVIDER)
     trade_id = trade_id_for(tenant_id, idempotency_key)
     payment = repositories.get_payment(tenant_id, trade_id)
-    if payment is not None and payment.provider_ref:
+    if payment is not None and (
+        payment.provider_ref or payment.status is not PaymentStatus.CREATED
+    ):
+        # Started already (the bank answered), or refused by the bank for good: a retry with
+        # the same key answers it and never asks the bank a second time.
         return trade.trade_view(payment)
     if payment is None:
         payment = create_payment(
@@ -296,8 +300,15 @@ def sweep_overdue(now: datetime) -> tuple[int, int]:
 
     overdue = overdue_trades(now)
     settled = 0
+    log = function_logger()
     for payment in overdue:
-        flag_overdue(payment, now)
+        try:
+            flag_overdue(payment, now)
+        except Exception:  # one bad trade must not stop the sweep of the others
+            log.exception(
+                "sweeper could not flag an overdue trade", extra={"payment_id": payment.payment_id}
+            )
+            continue
         try:
             outcome = settle_from_provider(
                 repositories.get_payment(payment.tenant_id, payment.payment_id) or payment
@@ -306,6 +317,11 @@ def sweep_overdue(now: datetime) -> tuple[int, int]:
             function_logger().warning(
                 "sweeper could not ask the bank about an overdue trade",
                 extra={"payment_id": payment.payment_id, "code": error.code},
+            )
+            continue
+        except Exception:  # the same: logged, and the next sweep asks again
+            log.exception(
+                "sweeper failed on an overdue trade", extra={"payment_id": payment.payment_id}
             )
             continue
         if outcome is not None and outcome[0].requested_status is PaymentStatus.SETTLED:
