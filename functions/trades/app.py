@@ -107,8 +107,9 @@ def get_trade(trade_id: Annotated[str, id_path("The trade's id (pay_...)")]) -> 
 
 @app.get(
     "/v1/trades",
-    summary="A buyer's trades, newest first, by status and settlement state",
+    summary="Trades (a buyer's, or all of yours), newest first, by status and settlement state",
     description=(
+        "Without `profile_id`, every trade of yours: the settlements view across buyers. "
         "`settlement` is pending, in_transit, overdue (cleared, past its due date), settled, "
         "failed or reversed. Filters apply within each page read, so a page may hold fewer "
         "than `limit` trades: follow `next_cursor` until it is null."
@@ -119,7 +120,9 @@ def get_trade(trade_id: Annotated[str, id_path("The trade's id (pay_...)")]) -> 
     ),
 )
 def list_trades(
-    profile_id: Annotated[str, id_query("The buyer's profile id (prf_...)")],
+    profile_id: Annotated[
+        str | None, id_query("The buyer's profile id (prf_...); omitted: every trade")
+    ] = None,
     status: Annotated[PaymentStatus | None, Query(description="The trade's status")] = None,
     settlement: Annotated[
         Literal["pending", "in_transit", "overdue", "settled", "failed", "reversed"] | None,

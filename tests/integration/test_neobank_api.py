@@ -384,14 +384,19 @@ def test_a_trade_the_bank_refuses_fails_and_a_retry_does_not_ask_again(market: M
     from payments.domain.profiles import ProfileStatus
     from payments.store import profiles as profile_store
 
-    # The bank has not verified the buyer yet (its delay is long), but our copy says verified:
-    # the bank's refusal is final for this trade.
+    # The bank does not take the buyer, but our copy says verified: the bank's refusal is
+    # final for this trade.
     requests.post(
         f"{market.bank.base_url}/_sandbox/clients/{market.client_id}/settings",
         json={"verify_after_seconds": 3600},
         timeout=5,
     ).raise_for_status()
     profile = market.register("user_refused")
+    # The bank rejects the buyer (which also ends its pending verification: nothing stays
+    # scheduled in the shared sandbox).
+    market.bank.decide_registration(profile["cprn"], "REJECTED")
+    assert market.bank.wait_for_webhooks(10)
+    market.receiver.take()
     stored = profile_store.get_profile(market.tenant_id, profile["profile_id"])
     assert stored is not None
     profile_store.commit_profile_change(
@@ -404,3 +409,36 @@ def test_a_trade_the_bank_refuses_fails_and_a_retry_does_not_ask_again(market: M
     assert (status, again["status"], again["settlement"]) == (201, "failed", "failed"), again
     asked = [r for r in market.bank.requests(market.client_id) if r.path == "/v1/payments"]
     assert len(asked) == 1
+
+
+def test_every_trade_of_the_tenant_is_listed_across_buyers_page_by_page(market: Market) -> None:
+    first, second = market.register("user_a"), market.register("user_b")
+    market.deliver_webhooks()  # both verified by the bank
+    made = []
+    for n, buyer in enumerate([first, second, first]):
+        status, trade = market.call(
+            "trades/create_trade", body={"profile_id": buyer["profile_id"]}, key=f"all-{n}"
+        )
+        assert status == 201, trade
+        made.append(trade["trade_id"])
+    market.bank.move_payment(
+        market.call("trades/get_trade", path={"trade_id": made[1]})[1]["tx_id"], "SUCCESS"
+    )
+    market.deliver_webhooks()
+    status, page = market.call("trades/list_trades", query={"limit": "2"})
+    assert status == 200, page
+    assert [t["trade_id"] for t in page["data"]] == [made[2], made[1]]  # newest first
+    status, rest = market.call(
+        "trades/list_trades", query={"limit": "2", "cursor": page["next_cursor"]}
+    )
+    assert [t["trade_id"] for t in rest["data"]] == [made[0]]
+    assert rest["next_cursor"] is None
+    status, in_transit = market.call("trades/list_trades", query={"settlement": "in_transit"})
+    assert [t["trade_id"] for t in in_transit["data"]] == [made[1]]
+    status, refused = market.call("trades/list_trades", query={"cursor": "bm90LWEtY3Vyc29y"})
+    assert (status, refused["error"]["code"]) == (400, "invalid_cursor")
+    # This tenant's trades only, of both its buyers.
+    assert {t["profile_id"] for t in page["data"] + rest["data"]} == {
+        first["profile_id"],
+        second["profile_id"],
+    }

@@ -44,6 +44,7 @@ from payments.services.transitions import (
 from payments.store import repositories
 from payments.store.state_change import (
     CommitOutcome,
+    ConditionalPut,
     HistoryRecord,
     StateChange,
     commit_state_change,
@@ -153,6 +154,7 @@ def start_trade(tenant_id: str, request: TradeInput, idempotency_key: str) -> di
             # not the generic payment receipt.
             customer=Customer(),
             payment_id=trade_id,
+            extra_items=[_listed(tenant_id, trade_id)],
             provider_details={
                 trade.PROFILE_ID: profile.profile_id,
                 trade.CPRN: profile.provider_ref,
@@ -201,6 +203,15 @@ def start_trade(tenant_id: str, request: TradeInput, idempotency_key: str) -> di
     return trade.trade_view(result.payment)
 
 
+def _listed(tenant_id: str, trade_id: str) -> ConditionalPut:
+    """The trade's entry in its tenant's list, written in the payment's creation transaction."""
+    from payments.store.models import TradeListItem, utc_key_time
+
+    pk, sk = TradeListItem.key(tenant_id, utc_key_time(datetime.now(UTC)), trade_id)
+    item = TradeListItem(pk, sk, item_type="trade_list", payment_id=trade_id, tenant_id=tenant_id)
+    return ConditionalPut(item, TradeListItem.pk.does_not_exist())
+
+
 def get_trade(tenant_id: str, trade_id: str) -> dict[str, Any]:
     payment = repositories.get_payment(tenant_id, trade_id)
     if payment is None or not trade.is_trade_payment(payment):
@@ -213,24 +224,29 @@ SETTLEMENT_STATES = ("pending", "in_transit", "overdue", "settled", "failed", "r
 
 def list_trades(
     tenant_id: str,
-    profile_id: str,
+    profile_id: str | None,
     *,
     status: str | None,
     settlement: str | None,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """A buyer's trades, newest first, filtered by status and settlement state (within the
-    page read: a filtered page may hold fewer than ``limit``)."""
-    get_profile(tenant_id, profile_id)
-    page = repositories.list_payments_for_payable(
-        tenant_id, trade.TRADE_PAYABLE_TYPE, profile_id, limit=limit, cursor=cursor
-    )
+    """A buyer's trades (``profile_id``), or all the tenant's (None: the marketplace's
+    settlements view), newest first, filtered by status and settlement state within the page
+    read: a filtered page may hold fewer than ``limit``."""
+    if profile_id is None:
+        payments, next_cursor = repositories.list_tenant_trades(
+            tenant_id, limit=limit, cursor=cursor
+        )
+    else:
+        get_profile(tenant_id, profile_id)
+        page = repositories.list_payments_for_payable(
+            tenant_id, trade.TRADE_PAYABLE_TYPE, profile_id, limit=limit, cursor=cursor
+        )
+        payments, next_cursor = page.payments, page.next_cursor
     now = datetime.now(UTC)
     views = [
-        trade.trade_view(payment, now)
-        for payment in page.payments
-        if trade.is_trade_payment(payment)
+        trade.trade_view(payment, now) for payment in payments if trade.is_trade_payment(payment)
     ]
     views = [
         view
@@ -238,7 +254,7 @@ def list_trades(
         if (status is None or view["status"] == status)
         and (settlement is None or view["settlement"] == settlement)
     ]
-    return views, page.next_cursor
+    return views, next_cursor
 
 
 # --- overdue settlements (the sweeper) -----------------------------------------------------

@@ -8,7 +8,7 @@ right history, ledger entry and events, commits it, and re-decides on a lost rac
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -93,6 +93,7 @@ def create_payment(
     price_amount: Amount | None = None,
     price_currency: str | None = None,
     provider_details: dict[str, str] | None = None,
+    extra_items: Sequence[ConditionalPut] = (),
 ) -> Payment:
     """Write a new payment in ``created`` (with its history entry and ``payment.created``).
     ``price_amount``/``price_currency``: the order's price when the payment is in another
@@ -135,6 +136,7 @@ def create_payment(
         expected_version=None,
         expected_status=None,
         events=[payment_event(EventType.PAYMENT_CREATED, payment, now)],
+        extra_items=extra_items,
     )
     outcome = commit_state_change(change)
     if outcome is not CommitOutcome.COMMITTED:

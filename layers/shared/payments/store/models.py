@@ -332,6 +332,18 @@ class ProfileClaimItem(PaymentsTableModel):
         return f"PROFILEREF#{tenant_id}#{provider}#{provider_ref}", "PROFILECLAIM"
 
 
+class TradeListItem(PaymentsTableModel):
+    """One trade in its tenant's list, newest first (GET /v1/trades without a profile): written
+    with the trade's payment, in its creation transaction."""
+
+    payment_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, created_key_time: str, payment_id: str) -> tuple[str, str]:
+        return f"TRADES#{tenant_id}", f"TRADE#{created_key_time}#{payment_id}"
+
+
 class RefundItem(PaymentsTableModel):
     refund_id = UnicodeAttribute()
     payment_id = UnicodeAttribute()

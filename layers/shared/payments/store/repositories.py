@@ -41,6 +41,7 @@ from payments.store.models import (
     PaymentItem,
     RefundItem,
     TenantItem,
+    TradeListItem,
     ledger_partition,
     ledger_partitions,
     ledger_shard,
@@ -508,3 +509,45 @@ def shard_balances(
                     stored_amount(item.currency, item.credits),
                 )
     return sums
+
+
+_TRADE_CURSOR = re.compile(r"TRADE#[0-9T:.\-+Z]{10,40}#[A-Za-z0-9_\-]{1,64}")
+
+
+def list_tenant_trades(
+    tenant_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[Payment], str | None]:
+    """The tenant's trades, newest first, one page at a time (TradeListItem, then the payments
+    in one BatchGetItem). The cursor is the last item's sort key, refused for any other form."""
+    partition = f"TRADES#{tenant_id}"
+    start_key = None
+    if cursor is not None:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            last = base64.urlsafe_b64decode(padded.encode()).decode()
+        except (binascii.Error, ValueError, UnicodeDecodeError) as error:
+            raise InvalidCursorError("cursor is not valid") from error
+        if not _TRADE_CURSOR.fullmatch(last):
+            raise InvalidCursorError("cursor does not belong to this query")
+        start_key = {"pk": {"S": partition}, "sk": {"S": last}}
+    result = TradeListItem.query(
+        partition,
+        TradeListItem.sk.startswith("TRADE#"),
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=start_key,
+    )
+    listed = list(result)
+    found = {
+        item.payment_id: item_to_payment(item)
+        for item in PaymentItem.batch_get([PaymentItem.key(t.payment_id) for t in listed])
+        if item.tenant_id == tenant_id
+    }
+    payments = [found[t.payment_id] for t in listed if t.payment_id in found]
+    last_key = result.last_evaluated_key
+    next_cursor = (
+        base64.urlsafe_b64encode(last_key["sk"]["S"].encode()).decode().rstrip("=")
+        if last_key
+        else None
+    )
+    return payments, next_cursor
