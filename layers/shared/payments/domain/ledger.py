@@ -114,6 +114,32 @@ def _by_account(line: JournalLine) -> tuple[str, str]:
     return line.account, line.currency
 
 
+def transfer_entry(
+    *,
+    entry_id: str,
+    tenant_id: str,
+    payment_id: str,
+    description: str,
+    debit: str,
+    credit: str,
+    amount: Amount,
+    currency: str,
+    shard_key: str | None = None,
+) -> JournalEntry:
+    """``amount`` moved from ``credit`` to ``debit``: every entry of ours is one such pair."""
+    return JournalEntry(
+        entry_id=entry_id,
+        tenant_id=tenant_id,
+        payment_id=payment_id,
+        description=description,
+        shard_key=shard_key,
+        lines=(
+            JournalLine(debit, currency, debit=amount),
+            JournalLine(credit, currency, credit=amount),
+        ),
+    )
+
+
 def capture_entry(
     *,
     entry_id: str,
@@ -128,15 +154,15 @@ def capture_entry(
     """The customer paid: the provider holds the money for the merchant (``in_transit``:
     cleared, to be settled later)."""
     account = (in_transit_account if in_transit else provider_clearing_account)(provider, party)
-    return JournalEntry(
+    return transfer_entry(
         entry_id=entry_id,
         tenant_id=tenant_id,
         payment_id=payment_id,
         description="payment cleared" if in_transit else "payment captured",
-        lines=(
-            JournalLine(account, currency, debit=amount),
-            JournalLine(MERCHANT_SALES, currency, credit=amount),
-        ),
+        debit=account,
+        credit=MERCHANT_SALES,
+        amount=amount,
+        currency=currency,
     )
 
 
@@ -151,15 +177,15 @@ def settlement_entry(
     party: str | None = None,
 ) -> JournalEntry:
     """Cleared funds settled: from in transit to held at the provider for the merchant."""
-    return JournalEntry(
+    return transfer_entry(
         entry_id=entry_id,
         tenant_id=tenant_id,
         payment_id=payment_id,
         description="payment settled",
-        lines=(
-            JournalLine(provider_clearing_account(provider, party), currency, debit=amount),
-            JournalLine(in_transit_account(provider, party), currency, credit=amount),
-        ),
+        debit=provider_clearing_account(provider, party),
+        credit=in_transit_account(provider, party),
+        amount=amount,
+        currency=currency,
     )
 
 
@@ -175,15 +201,15 @@ def reversal_entry(
 ) -> JournalEntry:
     """Cleared funds the provider took back before settling them: exactly undoes the
     clearing."""
-    return JournalEntry(
+    return transfer_entry(
         entry_id=entry_id,
         tenant_id=tenant_id,
         payment_id=payment_id,
         description="payment reversed",
-        lines=(
-            JournalLine(MERCHANT_SALES, currency, debit=amount),
-            JournalLine(in_transit_account(provider, party), currency, credit=amount),
-        ),
+        debit=MERCHANT_SALES,
+        credit=in_transit_account(provider, party),
+        amount=amount,
+        currency=currency,
     )
 
 
@@ -203,18 +229,17 @@ def adjustment_entry(
         raise UnbalancedEntryError("an adjustment needs a non-zero amount")
     if account == LEDGER_ADJUSTMENTS:
         raise UnbalancedEntryError("an adjustment moves another account")
-    size = -amount if amount < 0 else amount
     up = amount > 0
-    return JournalEntry(
+    return transfer_entry(
         entry_id=entry_id,
         tenant_id=tenant_id,
         payment_id=subject_id,
         shard_key=subject_id,
         description=f"adjustment: {reason}",
-        lines=(
-            JournalLine(account, currency, **{"debit" if up else "credit": size}),
-            JournalLine(LEDGER_ADJUSTMENTS, currency, **{"credit" if up else "debit": size}),
-        ),
+        debit=account if up else LEDGER_ADJUSTMENTS,
+        credit=LEDGER_ADJUSTMENTS if up else account,
+        amount=amount if up else -amount,
+        currency=currency,
     )
 
 
@@ -222,15 +247,15 @@ def refund_entry(
     *, entry_id: str, tenant_id: str, payment_id: str, provider: str, amount: Amount, currency: str
 ) -> JournalEntry:
     """Money went back to the customer: exactly reverses ``amount`` of a capture."""
-    return JournalEntry(
+    return transfer_entry(
         entry_id=entry_id,
         tenant_id=tenant_id,
         payment_id=payment_id,
         description="payment refunded",
-        lines=(
-            JournalLine(MERCHANT_SALES, currency, debit=amount),
-            JournalLine(provider_clearing_account(provider), currency, credit=amount),
-        ),
+        debit=MERCHANT_SALES,
+        credit=provider_clearing_account(provider),
+        amount=amount,
+        currency=currency,
     )
 
 
