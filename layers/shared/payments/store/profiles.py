@@ -15,6 +15,7 @@ from payments.store.models import InboxItem, OutboxItem, ProfileClaimItem, Profi
 from payments.store.state_change import (
     CommitOutcome,
     InboxRecord,
+    failed_roles,
     inbox_item,
     outbox_item,
 )
@@ -109,7 +110,7 @@ def create_profile(profile: Profile) -> bool:
             )
             tx.save(_to_item(profile), condition=ProfileItem.pk.does_not_exist())
     except TransactWriteError as error:
-        if _failed_conditions(error):
+        if failed_roles(error, ["claim", "profile"]):
             return False
         raise
     return True
@@ -160,7 +161,7 @@ def commit_profile_change(
                 tx.save(outbox_item(event, at), condition=OutboxItem.pk.does_not_exist())
                 roles.append("outbox")
     except TransactWriteError as error:
-        failed = {roles[i] for i in _failed_conditions(error) if i < len(roles)}
+        failed = failed_roles(error, roles)
         if "inbox" in failed:
             return CommitOutcome.DUPLICATE
         if "unique" in failed:
@@ -169,13 +170,3 @@ def commit_profile_change(
             return CommitOutcome.CONFLICT
         raise
     return CommitOutcome.COMMITTED
-
-
-def _failed_conditions(error: TransactWriteError) -> list[int]:
-    if error.cause_response_code != "TransactionCanceledException":
-        raise error
-    return [
-        index
-        for index, reason in enumerate(error.cancellation_reasons)
-        if reason is not None and reason.code == "ConditionalCheckFailed"
-    ]

@@ -171,13 +171,7 @@ def _stage(tx: TransactWrite, change: StateChange) -> list[str]:
 def _classify(error: TransactWriteError, roles: list[str]) -> CommitOutcome | None:
     """DUPLICATE / CONFLICT / REFERENCE_TAKEN for failed conditions; None when the write
     should be retried."""
-    if error.cause_response_code != "TransactionCanceledException":
-        raise error
-    failed = {
-        roles[index]
-        for index, reason in enumerate(error.cancellation_reasons)
-        if reason is not None and reason.code == "ConditionalCheckFailed" and index < len(roles)
-    }
+    failed = failed_roles(error, roles)
     if "inbox" in failed:
         return CommitOutcome.DUPLICATE
     if failed & {"payment", "extra"}:
@@ -192,6 +186,18 @@ def _classify(error: TransactWriteError, roles: list[str]) -> CommitOutcome | No
     if codes <= {"TransactionConflict", "None"}:
         return None
     raise error
+
+
+def failed_roles(error: TransactWriteError, roles: list[str]) -> set[str]:
+    """The roles (in the transaction's wire order) of the items whose condition failed;
+    re-raises anything but a cancelled transaction."""
+    if error.cause_response_code != "TransactionCanceledException":
+        raise error
+    return {
+        roles[index]
+        for index, reason in enumerate(error.cancellation_reasons)
+        if reason is not None and reason.code == "ConditionalCheckFailed" and index < len(roles)
+    }
 
 
 def _connection() -> Connection:
