@@ -305,11 +305,11 @@ def _payment_event(body: Mapping[str, Any], *, source: str) -> ProviderEvent:
     occurred = _moment(body.get("occurred_at"))
     details = {"provider_status": str(status), "bank_event_source": source}
     if status == "SUCCESS":
-        details[names.CLEARED_AT] = _text(occurred)
+        details[names.CLEARED_AT] = moment_text(occurred)
         due = settlement_due(occurred, get_settings().holidays())
-        details[SETTLEMENT_DUE_AT] = _text(due)
+        details[SETTLEMENT_DUE_AT] = moment_text(due)
     elif status == "SETTLED":
-        details[names.SETTLED_AT] = _text(occurred)
+        details[names.SETTLED_AT] = moment_text(occurred)
     reference = body.get("reference")
     return ProviderEvent(
         event_id=f"{tx_id}:{status}",
@@ -356,12 +356,8 @@ def _moment(value: object) -> datetime:
     return datetime.now(UTC)
 
 
-def _text(moment: datetime) -> str:
-    return moment_text(moment)
-
-
 def _now_text() -> str:
-    return _text(datetime.now(UTC))
+    return moment_text(datetime.now(UTC))
 
 
 def _fallback_id(payload: bytes) -> str:

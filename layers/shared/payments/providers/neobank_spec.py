@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from payments.domain.events import EventType
+from payments.domain.events import EventType, rfc3339
 from payments.domain.payment import Payment, render_amount
 from payments.domain.settlement import SETTLEMENT_DUE_AT
 from payments.domain.states import PaymentStatus
@@ -101,8 +101,8 @@ def trade_view(payment: Payment, now: datetime | None = None) -> dict[str, Any]:
         },
         "wallet_address": details.get(WALLET),
         "tx_id": details.get(TX_ID),
-        "created_at": payment.public_view()["created_at"],
-        "updated_at": payment.public_view()["updated_at"],
+        "created_at": rfc3339(payment.created_at),
+        "updated_at": rfc3339(payment.updated_at),
     }
 
 

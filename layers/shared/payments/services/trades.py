@@ -326,11 +326,11 @@ def sweep_overdue(now: datetime) -> tuple[int, int]:
             )
             continue
         try:
-            outcome = settle_from_provider(
-                repositories.get_payment(payment.tenant_id, payment.payment_id) or payment
-            )
+            # The bank is asked by tx id; its answer applies to the payment as it is then
+            # (apply_provider_event reads it), so the flag just written needs no re-read.
+            outcome = settle_from_provider(payment)
         except ProviderError as error:
-            function_logger().warning(
+            log.warning(
                 "sweeper could not ask the bank about an overdue trade",
                 extra={"payment_id": payment.payment_id, "code": error.code},
             )
