@@ -5,10 +5,8 @@ none) and each once per event; a trade's own payment.succeeded sends no receipt.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,14 +20,9 @@ from payments.domain.events import EventType
 from payments.domain.payment import Payment
 from payments.domain.profiles import Profile, ProfileStatus
 from payments.domain.states import PaymentStatus
-from payments.providers import neobank_spec as trade
-from payments.services import profiles
-from payments.services.transitions import apply_transition, create_payment
-from payments.store import profiles as profile_store
+from payments.services.transitions import apply_transition
 from tests.integration.helpers import items_of_type, new_tenant
-
-WALLET = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
-TOKEN = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"
+from tests.integration.test_webhook_neobank import WALLET, stored_profile, trade_payment
 
 
 @pytest.fixture
@@ -91,52 +84,17 @@ def _outbox(tenant: Tenant, event_type: str) -> list[str]:
 
 def _profile(tenant: Tenant, email: str = "buyer@example.com") -> Profile:
     """A profile as registration leaves it, with its profile.registered in the outbox."""
-    now = datetime.now(UTC)
-    profile = Profile(
-        profile_id=profiles.new_profile_id(),
-        tenant_id=tenant.tenant_id,
-        provider="neobank",
-        external_customer_id=f"user_{time.monotonic_ns()}",
+    return stored_profile(
+        tenant.tenant_id,
+        ProfileStatus.PENDING,
         email=email,
-        name="Ada Buyer",
-        wallet_address=WALLET,
-        status=ProfileStatus.REGISTERING,
-        version=1,
-        created_at=now,
-        updated_at=now,
+        events=(EventType.PROFILE_REGISTERED,),
     )
-    assert profile_store.create_profile(profile)
-    updated = profile.moved(
-        ProfileStatus.PENDING, now, provider_ref=f"CPRN-{profile.profile_id[-12:].upper()}"
-    )
-    profile_store.commit_profile_change(
-        profile,
-        updated,
-        at=now,
-        claim_provider_ref=True,
-        events=[profiles.profile_event(EventType.PROFILE_REGISTERED, updated, now)],
-    )
-    return updated
 
 
 def _trade(tenant: Tenant, profile: Profile, *to: PaymentStatus) -> Payment:
     """A USD 250.00 trade of 10.5 ACME moved through ``to`` as the bank's webhooks move it."""
-    payment = create_payment(
-        tenant_id=tenant.tenant_id,
-        payable_type=trade.TRADE_PAYABLE_TYPE,
-        payable_id=profile.profile_id,
-        amount=25000,
-        currency="USD",
-        provider="neobank",
-        provider_details={
-            trade.PROFILE_ID: profile.profile_id,
-            trade.CPRN: str(profile.provider_ref),
-            trade.TOKEN_CONTRACT: TOKEN,
-            trade.TOKEN_SYMBOL: "ACME",
-            trade.TOKEN_QUANTITY: "10.5",
-            trade.WALLET: profile.wallet_address,
-        },
-    )
+    payment = trade_payment(tenant.tenant_id, profile)
     for status in (PaymentStatus.PENDING, *to):
         payment = apply_transition(
             tenant_id=tenant.tenant_id,

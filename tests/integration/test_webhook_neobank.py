@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from devstack.lambdas import FunctionRegistry
 from devstack.template import LocalStack
 from payments.config import reset_settings
+from payments.domain.events import EventType
 from payments.domain.payment import Payment
 from payments.domain.profiles import Profile, ProfileStatus
 from payments.domain.states import PaymentStatus
@@ -68,6 +69,80 @@ def keys() -> dict[str, RSAPrivateKey]:
     return {"ours": _key(), "bank": _key(), "forger": _key()}
 
 
+def stored_profile(
+    tenant_id: str,
+    status: ProfileStatus,
+    *,
+    email: str = "buyer@example.com",
+    events: tuple[EventType, ...] = (),
+) -> Profile:
+    """A profile as registration leaves it (its CPRN claimed), in ``status``, with ``events``
+    in the outbox."""
+    now = datetime.now(UTC)
+    profile = Profile(
+        profile_id=profiles.new_profile_id(),
+        tenant_id=tenant_id,
+        provider="neobank",
+        external_customer_id=f"user_{time.monotonic_ns()}",
+        email=email,
+        name="Ada Buyer",
+        wallet_address=WALLET,
+        status=ProfileStatus.REGISTERING,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    assert profile_store.create_profile(profile)
+    updated = profile.moved(status, now, provider_ref=f"CPRN-{profile.profile_id[-12:].upper()}")
+    profile_store.commit_profile_change(
+        profile,
+        updated,
+        at=now,
+        claim_provider_ref=True,
+        events=[profiles.profile_event(kind, updated, now) for kind in events],
+    )
+    return updated
+
+
+def trade_payment(tenant_id: str, profile: Profile, amount: int = 25000) -> Payment:
+    """A trade's payment of 10.5 ACME for ``profile``, as the trades use case creates it."""
+    return create_payment(
+        tenant_id=tenant_id,
+        payable_type=trade.TRADE_PAYABLE_TYPE,
+        payable_id=profile.profile_id,
+        amount=amount,
+        currency="USD",
+        provider="neobank",
+        payment_id=new_payment_id(),
+        provider_details={
+            trade.PROFILE_ID: profile.profile_id,
+            trade.CPRN: str(profile.provider_ref),
+            trade.TOKEN_CONTRACT: TOKEN,
+            trade.TOKEN_SYMBOL: "ACME",
+            trade.TOKEN_QUANTITY: "10.5",
+            trade.WALLET: profile.wallet_address,
+        },
+    )
+
+
+def pending_trade(tenant_id: str, profile: Profile, amount: int = 25000) -> Payment:
+    """A trade as the trades use case leaves it once the bank took it: pending, with the
+    bank's tx id."""
+    created = trade_payment(tenant_id, profile, amount)
+    tx_id = f"TXN-{created.payment_id[-16:].upper()}"
+    return apply_transition(
+        tenant_id=tenant_id,
+        payment_id=created.payment_id,
+        requested=PaymentStatus.PENDING,
+        source="api",
+        changes={
+            "provider_ref": tx_id,
+            "provider_details": {**created.provider_details, trade.TX_ID: tx_id},
+        },
+        current=created,
+    ).payment
+
+
 @dataclass
 class Marketplace:
     tenant_id: str
@@ -75,60 +150,13 @@ class Marketplace:
     functions: FunctionRegistry
 
     def profile(self, *, verified: bool = True) -> Profile:
-        now = datetime.now(UTC)
-        profile = Profile(
-            profile_id=profiles.new_profile_id(),
-            tenant_id=self.tenant_id,
-            provider="neobank",
-            external_customer_id=f"user_{time.monotonic_ns()}",
-            email="buyer@example.com",
-            name="Ada Buyer",
-            wallet_address=WALLET,
-            status=ProfileStatus.REGISTERING,
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
-        assert profile_store.create_profile(profile)
-        cprn = f"CPRN-{profile.profile_id[-12:].upper()}"
         status = ProfileStatus.VERIFIED if verified else ProfileStatus.PENDING
-        updated = profile.moved(status, now, provider_ref=cprn)
-        profile_store.commit_profile_change(profile, updated, at=now, claim_provider_ref=True)
-        return updated
+        return stored_profile(self.tenant_id, status)
 
     def trade(self, profile: Profile, amount: int = 25000) -> Payment:
         """A trade as the trades use case leaves it once the bank took it: pending, with the
         bank's tx id."""
-        payment_id = new_payment_id()
-        created = create_payment(
-            tenant_id=self.tenant_id,
-            payable_type=trade.TRADE_PAYABLE_TYPE,
-            payable_id=profile.profile_id,
-            amount=amount,
-            currency="USD",
-            provider="neobank",
-            payment_id=payment_id,
-            provider_details={
-                trade.PROFILE_ID: profile.profile_id,
-                trade.CPRN: str(profile.provider_ref),
-                trade.TOKEN_CONTRACT: TOKEN,
-                trade.TOKEN_SYMBOL: "ACME",
-                trade.TOKEN_QUANTITY: "10.5",
-                trade.WALLET: profile.wallet_address,
-            },
-        )
-        tx_id = f"TXN-{payment_id[-16:].upper()}"
-        return apply_transition(
-            tenant_id=self.tenant_id,
-            payment_id=payment_id,
-            requested=PaymentStatus.PENDING,
-            source="api",
-            changes={
-                "provider_ref": tx_id,
-                "provider_details": {**created.provider_details, trade.TX_ID: tx_id},
-            },
-            current=created,
-        ).payment
+        return pending_trade(self.tenant_id, profile, amount)
 
     def body(self, payment: Payment, status: str, amount: str = "250.00") -> str:
         return json.dumps(
