@@ -16,7 +16,6 @@ import boto3
 import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devstack.http_server import MAX_BODY_BYTES, Response
 from devstack.lambdas import FunctionRegistry
@@ -27,6 +26,7 @@ from payments.providers.neobank_signing import PemSigner, signature_header
 from payments.services.ledger_check import verify_tenant_ledger
 from tests.conftest import load_event
 from tests.integration.helpers import items_of_type, new_tenant, served_locally
+from tests.integration.test_webhook_neobank import _key, _private_pem, _public_pem
 
 WALLET = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 
@@ -77,16 +77,9 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
 
 
 def _pem_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    """A new RSA-2048 key pair as PEM texts: (private, public)."""
+    key = _key()
+    return _private_pem(key), _public_pem(key)
 
 
 @dataclass
