@@ -32,6 +32,9 @@ app = typer.Typer(
 )
 tenants_app = typer.Typer(help="Create and list tenants (merchants).", no_args_is_help=True)
 keys_app = typer.Typer(help="Issue and revoke API keys.", no_args_is_help=True)
+operators_app = typer.Typer(
+    help="Issue, list and revoke operator keys (the /v1/admin/... API).", no_args_is_help=True
+)
 ledger_app = typer.Typer(
     help="Check the double-entry ledger and correct a customer's balance.", no_args_is_help=True
 )
@@ -43,6 +46,7 @@ credentials_app = typer.Typer(
 )
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
+app.add_typer(operators_app, name="operators")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(callbacks_app, name="callbacks")
@@ -223,6 +227,61 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_..
 
     if not repositories.revoke_api_key(key_id):
         typer.echo(f"no key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
+# The operator API's own rules for a name (functions/admin: 1-100 printable characters).
+MAX_OPERATOR_NAME = 100
+
+
+@operators_app.command("issue")
+def operators_issue(
+    name: Annotated[str, typer.Argument(help="Who the key is for, e.g. alice@example.com.")],
+) -> None:
+    """Issue an operator key (opk_...): printed once, only its hash is stored. Every key issued
+    under one name is the same operator (one operator_id) in the audit log."""
+    cleaned = name.strip()
+    if not cleaned or len(cleaned) > MAX_OPERATOR_NAME or not cleaned.isprintable():
+        typer.echo(f"the name must be 1-{MAX_OPERATOR_NAME} printable characters", err=True)
+        raise typer.Exit(2)
+    from payments.store import repositories
+
+    issued = repositories.issue_operator_key(cleaned)
+    typer.echo(f"key_id:       {issued.key.key_id}")
+    typer.echo(f"operator_id:  {issued.key.operator_id}")
+    typer.echo(f"operator_key: {issued.plaintext}")
+    typer.secho("Store the key now: it cannot be shown again.", fg="yellow")
+
+
+@operators_app.command("list")
+def operators_list() -> None:
+    """List operator keys (never the keys), revoked ones included."""
+    from payments.store import repositories
+
+    rows = [("key_id", "operator_id", "created_at", "revoked", "name")]
+    rows += [
+        (
+            key.key_id,
+            key.operator_id,
+            key.created_at.isoformat(),
+            "yes" if key.revoked else "no",
+            key.name,
+        )
+        for key in repositories.list_operator_keys()
+    ]
+    typer.echo(_columns(rows))
+
+
+@operators_app.command("revoke")
+def operators_revoke(
+    key_id: Annotated[str, typer.Argument(help="The operator key's id (okey_...).")],
+) -> None:
+    """Revoke an operator key (API Gateway may keep a cached allow for up to 300 s)."""
+    from payments.store import repositories
+
+    if not repositories.revoke_operator_key(key_id):
+        typer.echo(f"no operator key {key_id}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {key_id}")
 

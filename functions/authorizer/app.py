@@ -1,4 +1,5 @@
-"""REST API Lambda REQUEST authorizer: API key -> tenant (result cached 300 s by API Gateway)."""
+"""REST API Lambda REQUEST authorizer: API key -> tenant, operator key -> operator (result
+cached 300 s by API Gateway; payments.services.auth has the two policies)."""
 
 from typing import Any
 

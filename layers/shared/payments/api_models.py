@@ -495,3 +495,111 @@ class TradePage(_View):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null on the last page"
     )
+
+
+# --- operator API (/v1/admin/...) ----------------------------------------------------------
+
+
+class OperatorMeView(_View):
+    operator_id: str = Field(
+        description="The operator (op_...): the same for every key issued under one name"
+    )
+    name: str
+    key_id: str = Field(description="The operator key in use (okey_...)")
+
+
+class TenantApiKeyView(_View):
+    key_id: str
+    created_at: Timestamp
+    revoked: bool
+
+
+class TenantView(_View):
+    tenant_id: str
+    name: str
+    status: Literal["active", "suspended"] = Field(
+        description="suspended: every API key of the tenant is refused (401) until it is activated"
+    )
+    created_at: Timestamp
+    api_keys: list[TenantApiKeyView] = Field(
+        description="Every key ever issued, oldest first; never the key"
+    )
+
+
+class TenantList(_View):
+    data: list[TenantView]
+
+
+class IssuedApiKeyView(_View):
+    key_id: str
+    api_key: str = Field(description="The key itself: shown this once, only its SHA-256 is stored")
+
+
+class AdminSearchHit(_View):
+    tenant_id: str
+    tenant_name: str
+    payment: PaymentView
+
+
+class AdminSearchResult(_View):
+    data: list[AdminSearchHit]
+
+
+class TenantWebhookHealthView(_View):
+    tenant_id: str
+    tenant_name: str
+    providers: list[WebhookHealthView]
+
+
+class AdminWebhookHealthList(_View):
+    data: list[TenantWebhookHealthView]
+    generated_at: Timestamp
+
+
+class DeadLetterQueueView(_View):
+    name: Literal["callbacks", "notify", "outbox"]
+    depth: StrictInt = Field(description="Messages waiting (SQS's approximate count)")
+    replayable: bool = Field(description="POST /v1/admin/dlq/{name}/replay can re-drive them")
+
+
+class DeadLetterQueueList(_View):
+    data: list[DeadLetterQueueView]
+
+
+class ReplayView(_View):
+    name: Literal["callbacks", "notify", "outbox"]
+    replayed: StrictInt
+
+
+class TenantLedgerView(_View):
+    tenant_id: str
+    ok: bool
+    entries: StrictInt
+    problems: list[str] = Field(
+        description="One line per account whose balance disagrees with its journal"
+    )
+
+
+class LedgerVerifyView(_View):
+    ok: bool
+    tenants: list[TenantLedgerView]
+
+
+class AuditEntryView(_View):
+    at: Timestamp
+    operator_id: str | None = Field(description="null: the caller was no operator (refused)")
+    operator_name: str | None
+    method: str
+    path: str
+    action: str = Field(description="The route, e.g. suspend_tenant, list_tenants")
+    target: str | None = Field(
+        description="What it acted on or looked up: a tenant id, a DLQ name, a search term"
+    )
+    status: StrictInt | None = Field(
+        description="The answer's HTTP status; null if it was never recorded"
+    )
+
+
+class AuditPage(_View):
+    data: list[AuditEntryView]
+    next_cursor: str | None

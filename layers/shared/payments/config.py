@@ -82,6 +82,10 @@ class Settings(BaseModel):
     # Merchant callbacks: the queue that carries delivery retries and its dead-letter queue.
     callback_queue_url: str = ""
     callback_dlq_url: str = ""
+    # The other dead-letter queues, whose depth the operator API shows (GET /v1/admin/dlq):
+    # e-mail notifications that kept failing, and outbox batches the pipe could not publish.
+    notify_dlq_url: str = ""
+    outbox_dlq_url: str = ""
     # Local development only: lets callback endpoints be http://localhost / 127.0.0.1.
     allow_local_callback_urls: bool = False
     # Multiplies every retry delay; tests compress three days of retries into seconds.
@@ -118,6 +122,9 @@ class Settings(BaseModel):
     # The API Gateway usage plan new tenants' usage keys join (payctl and the devstack only;
     # the stack's DefaultUsagePlanId output).
     default_usage_plan_id: str = ""
+    # Its name, where its id cannot be given (the operator API's function: the plan depends on
+    # the API stage, the stage on the functions); looked up when a tenant is created.
+    default_usage_plan_name: str = ""
 
     @field_validator("webhook_source_cidrs", mode="before")
     @classmethod

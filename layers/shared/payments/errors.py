@@ -35,6 +35,14 @@ class UnauthorizedError(PaymentsError):
     code = "unauthorized"
 
 
+class ForbiddenError(PaymentsError):
+    """A valid caller that may not use this route (an operator key on a merchant route, or the
+    other way round)."""
+
+    status = HTTPStatus.FORBIDDEN
+    code = "forbidden"
+
+
 class ConflictError(PaymentsError):
     status = HTTPStatus.CONFLICT
     code = "conflict"

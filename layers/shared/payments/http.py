@@ -31,9 +31,15 @@ from pydantic import BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from payments.api_models import ErrorBody
-from payments.errors import PaymentsError, UnauthorizedError
+from payments.errors import ForbiddenError, PaymentsError, UnauthorizedError
 from payments.logs import function_logger
 from payments.money import MoneyError
+from payments.services.operators import (
+    OperatorContext,
+    authorizer_context,
+    is_operator,
+    operator_context,
+)
 
 # A JSON request body larger than this is refused (413) before it is parsed; the largest
 # legitimate body (a checkout with full metadata) is about a third of it.
@@ -521,10 +527,23 @@ def correlation_id_of(app: APIGatewayRestResolver) -> str:
 
 
 def tenant_id_of(app: APIGatewayRestResolver) -> str:
-    """The tenant the authorizer resolved for this request; never taken from the client."""
-    context = app.current_event.raw_event.get("requestContext") or {}
-    authorizer = context.get("authorizer") or {}
-    tenant_id = authorizer.get("tenant_id")
+    """The tenant the authorizer resolved for this request; never taken from the client.
+
+    An operator's request is 403 forbidden (the authorizer's policy keeps operator keys off
+    merchant routes: this is the second line); no tenant at all is 401."""
+    event = app.current_event.raw_event
+    if is_operator(event):
+        raise ForbiddenError("operator keys cannot call merchant routes; use a tenant's API key")
+    tenant_id = authorizer_context(event).get("tenant_id")
     if not isinstance(tenant_id, str) or not tenant_id:
         raise UnauthorizedError("missing tenant context")
     return tenant_id
+
+
+def operator_of(app: APIGatewayRestResolver) -> OperatorContext:
+    """The operator calling an operator route; 403 forbidden for anyone else (a merchant key
+    never gets here past the authorizer's policy: this is the second line)."""
+    operator = operator_context(app.current_event.raw_event)
+    if operator is None:
+        raise ForbiddenError("this route takes an operator key")
+    return operator

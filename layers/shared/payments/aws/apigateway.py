@@ -83,6 +83,16 @@ def get_usage_plan(plan_id: str) -> UsagePlan | None:
         return None
 
 
+def usage_plan_id_named(name: str) -> str | None:
+    """The id of the usage plan called ``name`` (a function cannot be given the default plan's
+    id: the plan depends on the API's stage, which depends on the functions)."""
+    for page in _client().get_paginator("get_usage_plans").paginate():
+        for raw in page.get("items", []):
+            if raw.get("name") == name:
+                return str(raw["id"])
+    return None
+
+
 def usage_plans_of_key(key_id: str) -> list[UsagePlan]:
     pages = _client().get_paginator("get_usage_plans").paginate(keyId=key_id)
     return [_plan(raw) for page in pages for raw in page.get("items", [])]

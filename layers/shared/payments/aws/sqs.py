@@ -1,4 +1,4 @@
-"""Sending to our queues (callback retries, DLQ replay)."""
+"""Sending to our queues (callback retries, DLQ replay) and how deep they are."""
 
 from __future__ import annotations
 
@@ -40,3 +40,11 @@ def drain(queue_url: str, *, limit: int = 1000) -> Iterator[dict[str, Any]]:
             yield json.loads(message["Body"])
             client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             taken += 1
+
+
+def depth(queue_url: str) -> int:
+    """The messages waiting in ``queue_url`` (SQS's approximate count of visible ones)."""
+    attributes = _client().get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes.get("ApproximateNumberOfMessages", 0))

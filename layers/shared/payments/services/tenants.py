@@ -39,7 +39,7 @@ def create_tenant(name: str) -> Tenant:
     Without a configured default plan (a stack deployed before usage plans) the tenant gets no
     key; ``backfill_usage_keys`` gives it one later.
     """
-    plan_id = get_settings().default_usage_plan_id
+    plan_id = _configured_default_plan_id()
     tenant_id = repositories.new_tenant_id()
     if not plan_id:
         return repositories.create_tenant(name, tenant_id=tenant_id)
@@ -146,8 +146,18 @@ def _usage_key_of(tenant_id: str) -> UsageKey:
     return tenant.usage_key
 
 
+def _configured_default_plan_id() -> str | None:
+    """The default plan's id: given (payctl, the devstack), else found by its name."""
+    settings = get_settings()
+    if settings.default_usage_plan_id:
+        return settings.default_usage_plan_id
+    if settings.default_usage_plan_name:
+        return apigateway.usage_plan_id_named(settings.default_usage_plan_name)
+    return None
+
+
 def _default_plan_id() -> str:
-    plan_id = get_settings().default_usage_plan_id
+    plan_id = _configured_default_plan_id()
     if not plan_id:
         raise UsagePlanNotConfiguredError(
             "no default usage plan configured: the stack needs its DefaultUsagePlanId output"

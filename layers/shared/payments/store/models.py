@@ -105,6 +105,64 @@ class ApiKeyIdItem(PaymentsTableModel):
         return f"KEYID#{key_id}", "KEYID"
 
 
+class OperatorKeyItem(PaymentsTableModel):
+    """A platform operator's key, looked up by the SHA-256 of the presented key (like
+    :class:`ApiKeyItem`); the key itself is never stored. It belongs to no tenant."""
+
+    key_id = UnicodeAttribute()
+    operator_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    revoked_at = UTCDateTimeAttribute(null=True)
+
+    @staticmethod
+    def key(key_hash: str) -> tuple[str, str]:
+        return f"OPERATORKEY#{key_hash}", "OPERATORKEY"
+
+
+class OperatorKeyIdItem(PaymentsTableModel):
+    """Every operator key's public id in one small partition: `payctl operators list` is one
+    Query and `revoke OPERATOR_KEY_ID` finds the key's hash here."""
+
+    key_id = UnicodeAttribute()
+    key_hash = UnicodeAttribute()
+    operator_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    revoked_at = UTCDateTimeAttribute(null=True)
+
+    PARTITION = "OPERATORKEYS"
+
+    @staticmethod
+    def key(key_id: str) -> tuple[str, str]:
+        return OperatorKeyIdItem.PARTITION, f"KEYID#{key_id}"
+
+
+class AuditItem(PaymentsTableModel):
+    """One request to the operator API (/v1/admin/...): who, what, when and its outcome
+    (store/audit.py). Written before the route runs and completed with the answer's status,
+    so no operator action goes unrecorded; one partition per UTC month, newest last."""
+
+    audit_id = UnicodeAttribute()
+    operator_id = UnicodeAttribute(null=True)
+    operator_name = UnicodeAttribute(null=True)
+    key_id = UnicodeAttribute(null=True)
+    method = UnicodeAttribute()
+    path = UnicodeAttribute()
+    action = UnicodeAttribute()
+    target = UnicodeAttribute(null=True)
+    status = NumberAttribute(null=True)  # null: the answer was never recorded
+    at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def partition(moment: datetime) -> str:
+        return f"AUDIT#{moment.astimezone(UTC).strftime('%Y-%m')}"
+
+    @staticmethod
+    def key(moment: datetime, audit_id: str) -> tuple[str, str]:
+        return AuditItem.partition(moment), f"{utc_key_time(moment)}#{audit_id}"
+
+
 class RateLimitItem(PaymentsTableModel):
     """Calls of one costly operation by one tenant in one fixed window (store/rate_limits.py)."""
 

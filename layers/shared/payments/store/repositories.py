@@ -37,6 +37,8 @@ from payments.store.models import (
     ApiKeyItem,
     CustomerLinkItem,
     JournalEntryItem,
+    OperatorKeyIdItem,
+    OperatorKeyItem,
     PaymentHistoryItem,
     PaymentItem,
     RefundItem,
@@ -56,6 +58,7 @@ class InvalidCursorError(PaymentsError):
 # --- tenants and API keys -------------------------------------------------------------------
 
 API_KEY_PREFIX = "pk_"
+TENANT_STATUSES = frozenset({"active", "suspended"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +150,64 @@ def list_tenants() -> Iterator[Tenant]:
         yield _tenant(item)
 
 
+def set_tenant_status(tenant_id: str, status: str) -> Tenant | None:
+    """Suspend (``suspended``) or reactivate (``active``) a tenant; None when unknown. The
+    authorizer refuses every key of a tenant that is not active."""
+    if status not in TENANT_STATUSES:
+        raise ValueError(f"unknown tenant status {status!r}")
+    item = TenantItem(*TenantItem.key(tenant_id))
+    try:
+        item.update(actions=[TenantItem.status.set(status)], condition=TenantItem.pk.exists())
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return None
+    return _tenant(item)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    """What may be shown of an API key: never the key, never its hash."""
+
+    key_id: str
+    tenant_id: str
+    created_at: datetime
+    revoked: bool
+
+
+def tenants_with_api_keys() -> list[tuple[Tenant, list[ApiKeyInfo]]]:
+    """Every tenant with its API keys (oldest first), from one scan of the table: tenants and
+    keys share no partition, and this is an operator's listing, not a request path."""
+    tenants: dict[str, Tenant] = {}
+    keys: dict[str, list[ApiKeyInfo]] = {}
+    connection = TenantItem._get_connection()
+    start_key: dict[str, Any] | None = None
+    while True:
+        page = connection.scan(
+            filter_condition=TenantItem.item_type.is_in("tenant", "api_key"),
+            # pynamodb annotates this as str; it is the previous page's key map, as in query.
+            exclusive_start_key=start_key,  # type: ignore[arg-type]
+        )
+        for raw in page.get("Items", []):
+            if raw["item_type"]["S"] == "tenant":
+                tenant = _tenant(TenantItem.from_raw_data(raw))
+                tenants[tenant.tenant_id] = tenant
+            else:
+                key = ApiKeyItem.from_raw_data(raw)
+                keys.setdefault(key.tenant_id, []).append(
+                    ApiKeyInfo(
+                        key.key_id, key.tenant_id, key.created_at, key.revoked_at is not None
+                    )
+                )
+        start_key = page.get("LastEvaluatedKey")
+        if not start_key:
+            break
+    return [
+        (tenant, sorted(keys.get(tenant.tenant_id, []), key=lambda k: (k.created_at, k.key_id)))
+        for tenant in sorted(tenants.values(), key=lambda t: (t.created_at, t.tenant_id))
+    ]
+
+
 def _tenant(item: TenantItem) -> Tenant:
     usage_key = (
         UsageKey(item.usage_key_id, item.usage_key)
@@ -211,6 +272,115 @@ def revoke_api_key(key_id: str) -> bool:
     return True
 
 
+# --- operator keys -------------------------------------------------------------------------
+
+# The authorizer looks a presented key up as an operator key only when it starts with this
+# (and as an API key otherwise): one read per authorization either way.
+OPERATOR_KEY_PREFIX = "opk_"
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorKey:
+    """An operator key as it may be shown: never the key, never its hash."""
+
+    key_id: str
+    operator_id: str
+    name: str
+    created_at: datetime
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedOperatorKey:
+    key: OperatorKey
+    plaintext: str = field(repr=False)  # shown once, never stored
+
+
+def operator_id_for(name: str) -> str:
+    """The same operator (``op_...``) for every key issued under one name, in any case: an
+    operator's new key keeps its identity in the audit log."""
+    digest = hashlib.sha256(name.strip().casefold().encode("utf-8")).hexdigest()
+    return f"op_{digest[:16]}"
+
+
+def issue_operator_key(name: str) -> IssuedOperatorKey:
+    """A new random operator key for the operator called ``name``; only its SHA-256 is
+    stored, and the key is returned this once."""
+    key_id = f"okey_{secrets.token_hex(8)}"
+    plaintext = f"{OPERATOR_KEY_PREFIX}{secrets.token_urlsafe(32)}"
+    key_hash = hash_api_key(plaintext)
+    operator_id = operator_id_for(name)
+    now = datetime.now(UTC)
+    with TransactWrite(connection=_connection()) as tx:
+        tx.save(
+            OperatorKeyItem(
+                *OperatorKeyItem.key(key_hash),
+                item_type="operator_key",
+                key_id=key_id,
+                operator_id=operator_id,
+                name=name,
+                created_at=now,
+            ),
+            condition=OperatorKeyItem.pk.does_not_exist(),
+        )
+        tx.save(
+            OperatorKeyIdItem(
+                *OperatorKeyIdItem.key(key_id),
+                item_type="operator_key_id",
+                key_id=key_id,
+                key_hash=key_hash,
+                operator_id=operator_id,
+                name=name,
+                created_at=now,
+            ),
+            condition=OperatorKeyIdItem.pk.does_not_exist(),
+        )
+    return IssuedOperatorKey(OperatorKey(key_id, operator_id, name, now, False), plaintext)
+
+
+def find_operator_key(plaintext: str) -> OperatorKey | None:
+    """The operator key for a presented key, by hash; None when unknown."""
+    try:
+        item = OperatorKeyItem.get(
+            *OperatorKeyItem.key(hash_api_key(plaintext)), consistent_read=False
+        )
+    except DoesNotExist:
+        return None
+    return OperatorKey(
+        item.key_id, item.operator_id, item.name, item.created_at, item.revoked_at is not None
+    )
+
+
+def list_operator_keys() -> list[OperatorKey]:
+    """Every operator key ever issued, revoked ones included, oldest first (one Query)."""
+    keys = [
+        OperatorKey(i.key_id, i.operator_id, i.name, i.created_at, i.revoked_at is not None)
+        for i in OperatorKeyIdItem.query(OperatorKeyIdItem.PARTITION, consistent_read=True)
+    ]
+    return sorted(keys, key=lambda key: (key.created_at, key.key_id))
+
+
+def revoke_operator_key(key_id: str) -> bool:
+    """Revoke by public key id (``okey_...``); False when no such key exists."""
+    try:
+        index = OperatorKeyIdItem.get(*OperatorKeyIdItem.key(key_id), consistent_read=True)
+    except DoesNotExist:
+        return False
+    now = datetime.now(UTC)
+    with TransactWrite(connection=_connection()) as tx:
+        tx.update(
+            OperatorKeyItem(*OperatorKeyItem.key(index.key_hash)),
+            actions=[OperatorKeyItem.revoked_at.set(now)],
+            condition=OperatorKeyItem.pk.exists(),
+        )
+        tx.update(
+            index,
+            actions=[OperatorKeyIdItem.revoked_at.set(now)],
+            condition=OperatorKeyIdItem.pk.exists(),
+        )
+    return True
+
+
 # --- payments ------------------------------------------------------------------------------
 
 
@@ -223,6 +393,15 @@ class HistoryEntry:
     reason: str
     source: str
     occurred_at: datetime
+
+
+def get_payment_of_any_tenant(payment_id: str) -> Payment | None:
+    """The payment whatever its tenant: for the operator API only (its caller has no tenant)."""
+    try:
+        item = PaymentItem.get(*PaymentItem.key(payment_id), consistent_read=True)
+    except DoesNotExist:
+        return None
+    return item_to_payment(item)
 
 
 def get_payment(tenant_id: str, payment_id: str) -> Payment | None:
@@ -466,28 +645,38 @@ def _connection() -> Connection:
 
 
 __all__ = [
+    "ApiKeyInfo",
     "ApiKeyRecord",
     "HistoryEntry",
     "InvalidCursorError",
     "IssuedApiKey",
+    "IssuedOperatorKey",
+    "OperatorKey",
     "PaymentPage",
     "Tenant",
     "UsageKey",
     "account_balances",
     "create_tenant",
     "find_api_key",
+    "find_operator_key",
     "get_payment",
+    "get_payment_of_any_tenant",
     "get_tenant",
     "hash_api_key",
     "issue_api_key",
+    "issue_operator_key",
     "journal_entries",
+    "list_operator_keys",
     "list_payments_for_payable",
     "list_tenants",
     "new_tenant_id",
     "payment_history",
     "revoke_api_key",
+    "revoke_operator_key",
+    "set_tenant_status",
     "set_usage_key",
     "tenant_balances",
+    "tenants_with_api_keys",
 ]
 
 
