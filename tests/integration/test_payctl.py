@@ -13,6 +13,7 @@ from devstack.template import LocalStack
 from payctl.main import app
 from payments.domain.states import PaymentStatus
 from payments.services.transitions import apply_transition
+from payments.store import repositories
 from tests.integration.helpers import moto_stack, new_payment, run_payctl
 
 STACK = "payments-itest"
@@ -125,3 +126,33 @@ def test_credentials_are_stored_encrypted_and_only_shown_redacted(deployed: str)
 
 def test_callbacks_replay_with_an_empty_dlq(deployed: str) -> None:
     assert _run("callbacks", "replay") == (0, "replayed 0 delivery(ies)\n")
+
+
+def test_operator_keys_are_issued_once_listed_without_the_key_and_revoked(deployed: str) -> None:
+    code, output = _run("operators", "issue", "  Ops On Call ")
+    assert code == 0, output
+    key = re.search(r"operator_key: (opk_\S{40,})", output)
+    key_id = re.search(r"key_id:\s+(okey_\S+)", output)
+    operator_id = re.search(r"operator_id:\s+(op_\S+)", output)
+    assert key
+    assert key_id
+    assert operator_id
+    found = repositories.find_operator_key(key.group(1))
+    assert found is not None
+    assert (found.key_id, found.name, found.revoked) == (key_id.group(1), "Ops On Call", False)
+
+    code, listing = _run("operators", "list")
+    assert code == 0, listing
+    header, row = listing.strip().splitlines()
+    assert header.split() == ["key_id", "operator_id", "created_at", "revoked", "name"]
+    assert row.split()[:2] == [key_id.group(1), operator_id.group(1)]
+    assert row.split()[3:] == ["no", "Ops", "On", "Call"]
+    assert key.group(1) not in listing
+
+    code, output = _run("operators", "revoke", key_id.group(1))
+    assert (code, output.strip()) == (0, f"revoked {key_id.group(1)}")
+    assert repositories.find_operator_key(key.group(1)).revoked  # type: ignore[union-attr]
+    assert _run("operators", "list")[1].strip().splitlines()[1].split()[3] == "yes"
+    assert _run("operators", "revoke", "okey_nope")[0] == 1
+    assert _run("operators", "issue", " ")[0] == 2
+    assert _run("operators", "issue", "x" * 101)[0] == 2

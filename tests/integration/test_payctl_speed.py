@@ -73,7 +73,7 @@ def test_payctl_help_imports_no_aws_or_payments_module() -> None:
 
 
 @pytest.mark.parametrize(
-    "group", ["tenants", "keys", "ledger", "credentials", "callbacks", "limits"]
+    "group", ["tenants", "keys", "operators", "ledger", "credentials", "callbacks", "limits"]
 )
 def test_a_command_groups_help_imports_no_aws_or_payments_module(
     group: str, state_file: Path

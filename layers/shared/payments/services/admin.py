@@ -33,6 +33,8 @@ from payments.store.repositories import ApiKeyInfo, Tenant
 MAX_SEARCH_RESULTS = 50
 # How much of a target (a search term, an id) the audit log keeps.
 MAX_AUDIT_TARGET = 200
+# The largest body whose tenant_id the audit log looks for (POST /v1/admin/ledger/verify's is tiny).
+MAX_AUDITED_BODY = 4096
 
 
 class NotReplayableError(ConflictError):
@@ -260,10 +262,15 @@ def audit_target(event: Mapping[str, Any]) -> str | None:
         if isinstance(value, str) and value:
             return value[:MAX_AUDIT_TARGET]
     raw = event.get("body")
-    if isinstance(raw, str) and raw and not event.get("isBase64Encoded"):
+    # Read before the resolver screens the body: only a small one, and any failure is no target.
+    if (
+        isinstance(raw, str)
+        and 0 < len(raw) <= MAX_AUDITED_BODY
+        and not event.get("isBase64Encoded")
+    ):
         try:
             body = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if isinstance(body, dict) and isinstance(body.get("tenant_id"), str):
             return str(body["tenant_id"])[:MAX_AUDIT_TARGET]
