@@ -41,6 +41,10 @@ def _usage(info: DevStackInfo, payctl: str) -> str:
     nowpayments = info.sandbox_urls["nowpayments"]
     neobank = info.sandbox_urls["neobank"]
     market = info.marketplace_app_url
+    export = (
+        f"export BASE={info.api_base_url} KEY={info.api_key} KEY2={info.second_api_key} "
+        f"OPKEY={info.operator_key}"
+    )
     return f"""
 Payments devstack is up (moto as AWS, real handlers behind a local API Gateway).
 
@@ -56,10 +60,13 @@ Payments devstack is up (moto as AWS, real handlers behind a local API Gateway).
                    M-PESA: its own Daraja sandbox app, PayBill {info.demo_mpesa_shortcode},
                    a NOWPayments account and a NEO Bank client {info.demo_neobank_client_id}
   Demo payment     {info.demo_payment_id}
+  Second tenant    {info.second_tenant_name} ({info.second_tenant_id}), API key $KEY2
+  Operator key     id {info.operator_key_id}, $OPKEY: the operator API (/v1/admin/...) only
 
-The demo tenant's API key (id {info.api_key_id}) is printed this once, on the next line.
-Paste that line into your shell: the commands below use $BASE and $KEY.
-  export BASE={info.api_base_url} KEY={info.api_key}
+The demo tenant's API key (id {info.api_key_id}), the second tenant's and the operator key are
+printed this once, on the next line. Paste it into your shell: the commands below use $BASE,
+$KEY, $KEY2 and $OPKEY.
+  {export}
 
 Try it:
   curl -s $BASE/v1/health
@@ -67,6 +74,8 @@ Try it:
   curl -s -H "Authorization: Bearer $KEY" \\
        "$BASE/v1/payments?payable_type=booking&payable_id=bk_demo_1"
   {payctl} ledger verify
+As the platform operator (every request is in the audit log: GET /v1/admin/audit):
+  curl -s -H "Authorization: Bearer $OPKEY" $BASE/v1/admin/tenants
 
 Take a payment with Stripe Checkout (amounts are in minor units: 4500 is USD 45.00). Open the
 answer's checkout_url in a browser and press Pay; you land on the shop's thanks page:
@@ -218,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.state_file.parent.mkdir(parents=True, exist_ok=True)
         args.state_file.write_text(info.to_json(), encoding="utf-8")
-        args.state_file.chmod(0o600)  # it holds the demo API key
+        args.state_file.chmod(0o600)  # it holds the demo API keys and the operator key
         payctl = ".venv/bin/payctl --local"
         if args.state_file != DEFAULT_STATE_FILE:
             payctl += f" --state-file {args.state_file}"

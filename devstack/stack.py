@@ -68,6 +68,13 @@ class DevStackInfo:
     # The token-marketplace reference app (examples/marketplace): NEO Bank trades, its own
     # callback endpoint. Empty in a state file written before it existed.
     marketplace_app_url: str = ""
+    # A second tenant (with its own API key), so an operator sees more than one, and an
+    # operator key for the operator API (/v1/admin/...). Empty in older state files.
+    second_tenant_id: str = ""
+    second_tenant_name: str = ""
+    second_api_key: str = ""
+    operator_key_id: str = ""
+    operator_key: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -197,6 +204,7 @@ class DevStack:
             self.neobank,
             f"{function_urls}/WebhookNeobankFunction/{demo['tenant_id']}",
         )
+        demo |= _seed_operator_view()
         demo_tenant = (base_url, demo["api_key"], demo["tenant_id"])
         self.bookings = _start_app(
             BookingsApp, CALLBACK_EVENT_TYPES, self.host, self.ports["bookings"], *demo_tenant
@@ -440,6 +448,24 @@ def _any_free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def _seed_operator_view() -> dict[str, str]:
+    """A second tenant with its API key, and an operator key (as `payctl operators issue`
+    makes it), so that the operator API shows two tenants."""
+    from payments.services.tenants import create_tenant
+    from payments.store import repositories
+
+    tenant = create_tenant("Demo Hotspot")
+    key = repositories.issue_api_key(tenant.tenant_id)
+    operator = repositories.issue_operator_key("devstack operator")
+    return {
+        "second_tenant_id": tenant.tenant_id,
+        "second_tenant_name": tenant.name,
+        "second_api_key": key.plaintext,
+        "operator_key_id": operator.key.key_id,
+        "operator_key": operator.plaintext,
+    }
 
 
 def _seed_demo(

@@ -19,8 +19,8 @@ import requests
 from tests.conftest import ROOT
 
 STARTUP_TIMEOUT = 120
-# The printed line that sets $BASE and $KEY for the commands after it.
-EXPORT_LINE = re.compile(r"^  (export BASE=\S+ KEY=\S+)$", re.MULTILINE)
+# The printed line that sets $BASE and $KEY (and the other keys) for the commands after it.
+EXPORT_LINE = re.compile(r"^  (export BASE=\S+ KEY=\S+(?: [A-Z0-9]+=\S+)*)$", re.MULTILINE)
 
 
 def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.25) -> Any:

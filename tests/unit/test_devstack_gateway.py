@@ -54,3 +54,27 @@ def test_literal_routes_win_over_parameters() -> None:
     assert matched == "Literal"
     assert routes[1].pattern.match("/v1/payments/pay_1")
     assert not routes[1].pattern.match("/v1/payments/pay_1/refunds")
+
+
+def test_the_gateway_evaluates_the_authorizers_two_policies_as_api_gateway_does() -> None:
+    """IAM semantics: an explicit Deny wins over any Allow, and `*` matches across "/" (so
+    `GET/v1/admin/*` covers every admin path of that verb, nested ones included)."""
+    from payments.services.auth import merchant_policy, operator_policy
+
+    base = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev"
+    merchant = merchant_policy(f"{base}/GET/v1/payments", key_id="k", tenant_id="t", usage_key=None)
+    operator = operator_policy(
+        f"{base}/GET/v1/payments", key_id="o", operator_id="op", operator_name="A"
+    )
+    admin = [f"{base}/GET/v1/admin/tenants", f"{base}/POST/v1/admin/tenants/ten_1/suspend"]
+    others = [f"{base}/GET/v1/payments/pay_1", f"{base}/POST/v1/payments/pay_1/refunds"]
+    for arn in admin:
+        assert not _policy_allows(merchant, arn), arn
+        assert _policy_allows(operator, arn), arn
+    for arn in others:
+        assert _policy_allows(merchant, arn), arn
+        assert not _policy_allows(operator, arn), arn
+    # Another stage, or an admin-looking segment deeper in another route: not an admin route.
+    assert not _policy_allows(operator, admin[0].replace("/dev/", "/prod/"))
+    assert not _policy_allows(operator, f"{base}/GET/v1/payments/v1/admin/x")
+    assert _policy_allows(merchant, f"{base}/GET/v1/payments/v1/admin/x")
