@@ -580,3 +580,15 @@ def test_a_request_whose_audit_entry_cannot_be_written_does_nothing(
     with pytest.raises(RuntimeError):
         admin.call("POST", "/v1/admin/tenants", body={"name": "Ghost"})
     assert repositories.tenants_with_api_keys() == []
+
+
+def test_a_body_that_is_no_json_is_refused_with_a_code_and_still_audited(admin: Admin) -> None:
+    deep = "[" * 5000
+    event = _event("POST", "/v1/admin/ledger/verify", context=admin.context)
+    event["body"] = deep
+    event["headers"]["Content-Type"] = "application/json"
+    response = admin.functions.invoke("AdminFunction", event)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["code"] == "nesting_too_deep"
+    entry = _audit(admin)[1]
+    assert (entry["action"], entry["target"], entry["status"]) == ("verify_ledger", None, 400)
