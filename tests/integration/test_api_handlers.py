@@ -169,13 +169,17 @@ def test_a_valid_key_gets_a_policy_for_the_whole_api_with_its_tenant(
     key = repositories.issue_api_key(tenant)
     policy = _authorize(functions, f"Bearer {key.plaintext}")
     assert policy["principalId"] == key.key_id
-    assert policy["context"] == {"tenant_id": tenant, "key_id": key.key_id}
-    [statement] = policy["policyDocument"]["Statement"]
-    assert statement["Effect"] == "Allow"
-    # Cached per key for 300 s and reused for any route: the policy must cover them all.
-    assert statement["Resource"] == [
-        "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/*/*"
-    ]
+    assert policy["context"] == {"role": "merchant", "tenant_id": tenant, "key_id": key.key_id}
+    allow, deny = policy["policyDocument"]["Statement"]
+    assert allow["Effect"] == "Allow"
+    # Cached per key for 300 s and reused for any route: the policy must cover them all...
+    assert allow["Resource"] == ["arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/*/*"]
+    # ...but the operator API's (test_admin_api.py holds every admin route to it).
+    assert deny["Effect"] == "Deny"
+    assert (
+        "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/v1/admin/*"
+        in (deny["Resource"])
+    )
 
 
 def test_only_the_hash_of_a_key_is_stored(aws: LocalStack) -> None:

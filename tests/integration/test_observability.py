@@ -193,6 +193,7 @@ def test_an_api_request_id_is_the_correlation_id_of_the_payment_it_creates(
         "CallbacksApiFunction",
         "ProvidersApiFunction",
         "WebhooksApiFunction",
+        "AdminFunction",
         "CallbackFunction",
         "NotifyFunction",
         "SweeperFunction",

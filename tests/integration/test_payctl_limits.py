@@ -123,8 +123,11 @@ def test_unknown_tenants_and_tenants_without_a_usage_key_are_reported(
 
 
 def test_a_stack_without_a_usage_plan_output_still_creates_tenants_and_says_so(
-    aws: LocalStack, deployed_before_usage_plans: str
+    aws: LocalStack, deployed_before_usage_plans: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # `aws` sets every function's environment; the plan's name is the admin function's only
+    # (a shell running payctl has neither it nor the output).
+    monkeypatch.delenv("DEFAULT_USAGE_PLAN_NAME")
     code, output = _run("tenants", "create", "Early", stack=deployed_before_usage_plans)
     assert code == 0, output
     assert "limits backfill" in output

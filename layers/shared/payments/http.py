@@ -31,15 +31,15 @@ from pydantic import BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from payments.api_models import ErrorBody
-from payments.errors import ForbiddenError, PaymentsError, UnauthorizedError
-from payments.logs import function_logger
-from payments.money import MoneyError
-from payments.services.operators import (
+from payments.auth_context import (
     OperatorContext,
     authorizer_context,
     is_operator,
     operator_context,
 )
+from payments.errors import ForbiddenError, PaymentsError, UnauthorizedError
+from payments.logs import function_logger
+from payments.money import MoneyError
 
 # A JSON request body larger than this is refused (413) before it is parsed; the largest
 # legitimate body (a checkout with full metadata) is about a third of it.

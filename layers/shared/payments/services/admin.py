@@ -14,6 +14,7 @@ from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 
+from payments.auth_context import operator_context
 from payments.aws import sqs
 from payments.config import get_settings
 from payments.domain.events import rfc3339
@@ -22,7 +23,6 @@ from payments.logs import function_logger
 from payments.services import status as status_service
 from payments.services import tenants as tenant_service
 from payments.services.ledger_check import verify_ledger
-from payments.services.operators import operator_context
 from payments.services.tenants import TenantNotFoundError
 from payments.services.webhook_stats import webhook_health
 from payments.store import audit, repositories

@@ -157,7 +157,7 @@ def _configured_default_plan_id() -> str | None:
 
 
 def _default_plan_id() -> str:
-    plan_id = _configured_default_plan_id()
+    plan_id = get_settings().default_usage_plan_id
     if not plan_id:
         raise UsagePlanNotConfiguredError(
             "no default usage plan configured: the stack needs its DefaultUsagePlanId output"

@@ -1,8 +1,10 @@
-"""Who an operator request comes from: the operator the authorizer put in its context.
+"""Who a request comes from, as the authorizer put it in the request's context: a merchant's
+tenant, or an operator (services/auth.py writes the context).
 
-Kept apart from the authorizer's module (and free of imports) so that every API function can
-read it cheaply: merchant handlers to refuse an operator (payments.http.tenant_id_of), the
-operator API to know its caller and write the audit log.
+Outside services and free of imports, so that every API function can read it at no cost
+(payments.http imports it, and the docs function must not load payments.services): merchant
+handlers refuse an operator (http.tenant_id_of), the operator API knows its caller and writes
+the audit log with it.
 """
 
 from __future__ import annotations
