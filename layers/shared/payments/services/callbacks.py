@@ -680,7 +680,6 @@ def list_tenant_deliveries(
     """The tenant's deliveries, newest first, from the delivery log (one day partition after
     the other, back to the deliveries' retention), each with its attempts."""
     from payments.store import activity_log
-    from payments.store.activity_log import DayRange, LogKind
 
     if status is not None and status not in DELIVERY_STATUSES:
         raise UnprocessableError(
@@ -695,10 +694,15 @@ def list_tenant_deliveries(
     if endpoint_id is not None:
         term = DeliveryItem.endpoint_id == endpoint_id
         condition = term if condition is None else condition & term
+    days = activity_log.bounded_by_tenant(
+        tenant_id, today, today - timedelta(days=DELIVERY_LOG_DAYS)
+    )
+    if days is None:
+        return {"data": [], "next_cursor": None}
     page = activity_log.walk(
-        LogKind("deliveries", delivery_log_partition, "DELIVERY#", "DELIVERY"),
+        activity_log.DELIVERY_LOG,
         tenant_id,
-        DayRange(newest=today, oldest=today - timedelta(days=DELIVERY_LOG_DAYS)),
+        days,
         limit=limit,
         cursor=cursor,
         max_queries=DELIVERY_PAGE_READ_BUDGET,

@@ -27,9 +27,9 @@ from pynamodb.expressions.condition import Condition
 from payments.domain.payment import Payment
 from payments.errors import PaymentsError
 from payments.store import activity_log, repositories
-from payments.store.activity_log import DayRange, LogKind
+from payments.store.activity_log import PAYMENT_LOG, DayRange
 from payments.store.mapping import item_to_payment, normalized_email
-from payments.store.models import PaymentItem, payment_log_partition, utc_key_time
+from payments.store.models import PaymentItem, utc_key_time
 
 # How far back a listing looks at most (the log has one partition per day).
 HORIZON_DAYS = 400
@@ -39,8 +39,6 @@ EXPORT_MAX_ROWS = 10_000
 # Query calls one export may make in all (each reads up to 1 MB).
 EXPORT_READ_BUDGET = 600
 MAX_QUERY_LENGTH = 254
-
-PAYMENT_LOG = LogKind("payments", payment_log_partition, "PAYMENT#", "PAYMENT")
 
 
 class InvalidQueryError(PaymentsError):
@@ -132,12 +130,9 @@ def _day_range(tenant_id: str, filters: PaymentFilters, now: datetime) -> DayRan
             newest, (filters.created_to - timedelta(microseconds=1)).astimezone(UTC).date()
         )
     oldest = today - timedelta(days=HORIZON_DAYS)
-    tenant = repositories.get_tenant(tenant_id)
-    if tenant is not None:
-        oldest = max(oldest, tenant.created_at.astimezone(UTC).date())
     if filters.created_from is not None:
         oldest = max(oldest, filters.created_from.astimezone(UTC).date())
-    return DayRange(newest, oldest) if oldest <= newest else None
+    return activity_log.bounded_by_tenant(tenant_id, newest, oldest)
 
 
 def _combined(first: Condition | None, second: Condition | None) -> Condition | None:

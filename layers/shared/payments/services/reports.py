@@ -9,7 +9,7 @@ float); only the rates are floats. Past :data:`READ_BUDGET` Query calls the repo
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,9 +19,7 @@ from payments.domain.states import CAPTURED_STATUSES, PaymentStatus
 from payments.errors import PaymentsError
 from payments.money import Amount
 from payments.store import activity_log
-from payments.store.activity_log import DayRange
 from payments.store.mapping import stored_amount
-from payments.store.models import payment_log_partition
 
 MAX_DAYS = 92
 DEFAULT_DAYS = 30
@@ -52,7 +50,6 @@ class _Sums:
     failed: int = 0
     volume: Amount = 0
     refunded: Amount = 0
-    currency: str = field(default="")
 
     def add(self, status: str, captured: Amount, refunded: Amount) -> None:
         self.count += 1
@@ -94,12 +91,13 @@ def report(
     cursor: str | None = None
     spent = 0
     truncated = False
-    days = DayRange(newest=last, oldest=first)
-    while True:
+    # Not before the tenant existed: a young tenant's report reads only its own days.
+    bounded = activity_log.bounded_by_tenant(tenant_id, last, first)
+    while bounded is not None:
         page = activity_log.walk(
-            activity_log.LogKind("payments", payment_log_partition, "PAYMENT#", "PAYMENT"),
+            activity_log.PAYMENT_LOG,
             tenant_id,
-            days,
+            bounded,
             limit=1000,
             cursor=cursor,
             max_queries=min(50, READ_BUDGET - spent),

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
 
 from pynamodb.expressions.condition import Condition
@@ -28,7 +28,9 @@ from payments.errors import PaymentsError
 from payments.store.models import (
     OutboxItem,
     PaymentItem,
+    delivery_log_partition,
     payment_events_partition,
+    payment_log_partition,
 )
 
 LOG_INDEX = "log-index"
@@ -51,6 +53,10 @@ class LogKind:
     item_sk: str  # "PAYMENT": the item's own sk
 
 
+PAYMENT_LOG = LogKind("payments", payment_log_partition, "PAYMENT#", "PAYMENT")
+DELIVERY_LOG = LogKind("deliveries", delivery_log_partition, "DELIVERY#", "DELIVERY")
+
+
 @dataclass(frozen=True, slots=True)
 class LogPage:
     items: list[dict[str, Any]]  # raw DynamoDB items, newest first
@@ -67,6 +73,18 @@ class DayRange:
         first = start or self.newest
         count = (first - self.oldest).days + 1
         return [first - timedelta(days=offset) for offset in range(max(count, 0))]
+
+
+def bounded_by_tenant(tenant_id: str, newest: date, oldest: date) -> DayRange | None:
+    """The days from ``newest`` back to ``oldest``, but never before the tenant's creation day
+    (one GetItem: a young tenant's listing reads no empty days before it existed); None when
+    no day is left."""
+    from payments.store.repositories import get_tenant
+
+    tenant = get_tenant(tenant_id)
+    if tenant is not None:
+        oldest = max(oldest, tenant.created_at.astimezone(UTC).date())
+    return DayRange(newest, oldest) if oldest <= newest else None
 
 
 def walk(
