@@ -270,6 +270,28 @@ def test_bad_parameters_are_400_with_a_code(aws: LocalStack, functions: Function
         ({"payable_type": "booking", "payable_id": "bk_1", "q": "x"}, "invalid_query"),
         ({"q": "pay_1", "cursor": "eyJkIjoiMjAyNi0xMS0wMSJ9"}, "invalid_cursor"),
     ]
+    today = NOW.date().isoformat()
+
+    def forged(**key: str) -> str:
+        fields = {
+            "pk": "PAYMENT#pay_x",
+            "sk": "PAYMENT",
+            "gsi5pk": f"PAYLOG#{tenant}#{today}",
+            "gsi5sk": "2026-11-23T04:23:58.340552Z#pay_x",
+            **key,
+        }
+        raw = json.dumps({"d": today, "k": fields}).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    assert _payments(functions, tenant, cursor=forged())[0] == 200  # well-formed: accepted
+    for key in (
+        {"gsi5pk": f"PAYLOG#ten_other#{today}"},  # another tenant's partition
+        {"gsi5pk": f"DLVLOG#{tenant}#{today}"},  # another log
+        {"sk": "HISTORY#x"},
+        {"gsi5sk": "2026-11-23#pay_y"},
+        {"pk": "PAYMENT#pay_y"},  # the key and the sort key name different payments
+    ):
+        cases.append(({"cursor": forged(**key)}, "invalid_cursor"))
     for query, code in cases:
         status, body = _payments(functions, tenant, **query)
         assert (status, body["error"]["code"]) == (400, code), (query, body)

@@ -723,7 +723,8 @@ def set_endpoint_enabled(tenant_id: str, endpoint_id: str, enabled: bool) -> dic
     """Switch an endpoint on or off by hand; switching it on clears why it was off (a 410
     Gone, say). Pending deliveries to a disabled endpoint end as endpoint_disabled."""
     item = _endpoint(tenant_id, endpoint_id)
-    store.set_enabled(item, enabled)
+    if not store.set_enabled(item, enabled):
+        raise EndpointNotFoundError(f"no endpoint {endpoint_id}")  # deleted meanwhile
     item.enabled = enabled
     if enabled:
         item.disabled_reason = None

@@ -59,8 +59,9 @@ def disable_endpoint(item: CallbackEndpointItem, reason: str) -> None:
 DISABLED_BY_MERCHANT = "disabled by the merchant"
 
 
-def set_enabled(item: CallbackEndpointItem, enabled: bool) -> None:
-    """On clears the reason it was off; off by hand keeps a reason the system gave."""
+def set_enabled(item: CallbackEndpointItem, enabled: bool) -> bool:
+    """On clears the reason it was off; off by hand keeps a reason the system gave. False
+    when the endpoint no longer exists."""
     actions: list[Any] = [
         CallbackEndpointItem.enabled.set(enabled),
         CallbackEndpointItem.version.add(1),
@@ -69,7 +70,13 @@ def set_enabled(item: CallbackEndpointItem, enabled: bool) -> None:
         actions.append(CallbackEndpointItem.disabled_reason.remove())
     elif not item.disabled_reason:
         actions.append(CallbackEndpointItem.disabled_reason.set(DISABLED_BY_MERCHANT))
-    item.update(actions=actions, condition=CallbackEndpointItem.pk.exists())
+    try:
+        item.update(actions=actions, condition=CallbackEndpointItem.pk.exists())
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def create_delivery(item: DeliveryItem) -> bool:
