@@ -40,6 +40,7 @@ ledger_app = typer.Typer(
 )
 callbacks_app = typer.Typer(help="Operate merchant callbacks.", no_args_is_help=True)
 inbox_app = typer.Typer(help="Maintain the webhook inbox.", no_args_is_help=True)
+payments_app = typer.Typer(help="Maintain the payments' indexes.", no_args_is_help=True)
 credentials_app = typer.Typer(
     help="Set and inspect a tenant's provider credentials (Secrets Manager).",
     no_args_is_help=True,
@@ -51,6 +52,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(callbacks_app, name="callbacks")
 app.add_typer(inbox_app, name="inbox")
+app.add_typer(payments_app, name="payments")
 app.add_typer(limits_app, name="limits")
 
 # Stack output -> the setting the payments package reads.
@@ -554,6 +556,21 @@ def inbox_backfill_index() -> None:
     from payments.services.webhook_stats import backfill_inbox_index
 
     typer.echo(f"indexed {backfill_inbox_index()} inbox record(s)")
+
+
+@payments_app.command("backfill-index")
+def payments_backfill_index() -> None:
+    """Add the log index's keys to payments (and their lower-case e-mail), callback deliveries
+    and payment events stored before it existed, so that GET /v1/payments lists and searches
+    them, GET /v1/callbacks/deliveries lists them and a payment's activity shows its events
+    (idempotent; safe while the system runs)."""
+    from payments.store.activity_log import backfill_index
+
+    counts = backfill_index()
+    typer.echo(
+        f"indexed {counts['payments']} payment(s), {counts['deliveries']} delivery(ies), "
+        f"{counts['events']} event(s)"
+    )
 
 
 @ledger_app.command("verify")

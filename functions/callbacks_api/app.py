@@ -3,16 +3,22 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from payments.api_models import (
     DeliveryList,
+    DeliveryPage,
     DeliveryRetryView,
     EndpointList,
+    EndpointTestView,
+    EndpointView,
     EndpointWithSecretView,
 )
+from payments.config import get_settings
 from payments.domain.events import EventType
+from payments.errors import PaymentsError
 from payments.http import (
     AUTHORIZED_ERRORS,
     BODY_ERRORS,
@@ -98,6 +104,50 @@ def delete_endpoint(endpoint_id: EndpointId) -> Response[None]:
     return Response(204)
 
 
+class EndpointPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: Annotated[StrictBool, Field(description="true: send callbacks; false: stop")]
+
+
+@app.patch(
+    "/v1/callbacks/endpoints/<endpoint_id>",
+    summary="Enable or disable a callback endpoint",
+    description=(
+        '`{"enabled": false}` stops deliveries to it (pending ones end as endpoint_disabled); '
+        '`{"enabled": true}` switches it on again and clears `disabled_reason` (an endpoint '
+        "we disabled after a 410 Gone included)."
+    ),
+    tags=TAGS,
+    responses=api_responses(
+        200, EndpointView, "The endpoint", 404, *BODY_ERRORS, *AUTHORIZED_ERRORS
+    ),
+)
+def update_endpoint(endpoint_id: EndpointId, body: EndpointPatch) -> EndpointView:
+    return EndpointView.model_validate(
+        callbacks.set_endpoint_enabled(tenant_id_of(app), endpoint_id, bool(body.enabled))
+    )
+
+
+@app.post(
+    "/v1/callbacks/endpoints/<endpoint_id>/test",
+    summary="Send a test event (ping) to an endpoint",
+    description=(
+        "A real delivery of an event of type `ping` (`data`: `endpoint_id`, `sent_at`), signed "
+        "and retried like any other (docs/callbacks.md) and listed in the deliveries. 409 "
+        "endpoint_disabled for a disabled endpoint; rate-limited with manual retries."
+    ),
+    tags=TAGS,
+    status_code=202,
+    responses=api_responses(
+        202, EndpointTestView, "Queued for delivery", 400, 404, 409, *AUTHORIZED_ERRORS
+    ),
+)
+def test_endpoint(endpoint_id: EndpointId) -> EndpointTestView:
+    return EndpointTestView.model_validate(
+        callbacks.send_test_event(tenant_id_of(app), endpoint_id)
+    )
+
+
 @app.post(
     "/v1/callbacks/endpoints/<endpoint_id>/rotate-secret",
     summary="Rotate an endpoint's signing secret",
@@ -120,16 +170,60 @@ def rotate_secret(endpoint_id: EndpointId) -> EndpointWithSecretView:
 
 @app.get(
     "/v1/callbacks/deliveries",
-    summary="What happened to one event at each endpoint",
+    summary="What happened to one event at each endpoint, or the tenant's deliveries",
+    description=(
+        "With `event_id`: that event's delivery to each endpoint (or to `endpoint_id`), "
+        '`{"data"}`. Without: the tenant\'s deliveries (kept 30 days), newest first, filtered '
+        "by `status` and `endpoint_id`, each with its attempts and `created_at`, cursor-"
+        "paginated (`next_cursor`; a page may hold fewer than `limit` and still have a "
+        "cursor). `limit` and `cursor` are for the list only."
+    ),
     tags=TAGS,
-    responses=api_responses(200, DeliveryList, "The deliveries", 400, *AUTHORIZED_ERRORS),
+    responses=api_responses(200, DeliveryPage, "The deliveries", 400, *AUTHORIZED_ERRORS),
 )
 def list_deliveries(
-    event_id: Annotated[str, id_query("The event's id (evt_...)")],
-    endpoint_id: Annotated[str | None, id_query("Only this endpoint's delivery")] = None,
-) -> DeliveryList:
-    return DeliveryList.model_validate(
-        {"data": callbacks.list_deliveries(tenant_id_of(app), event_id, endpoint_id)}
+    event_id: Annotated[str | None, id_query("The event's id (evt_...)")] = None,
+    endpoint_id: Annotated[str | None, id_query("Only this endpoint's deliveries")] = None,
+    status: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=32,
+            pattern=r"^[a-z_]+$",
+            description="pending, delivered, failed or endpoint_disabled (the list only)",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=100, description="Page size, 1-100 (default 25)")
+    ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=2048,
+            pattern=r"^[A-Za-z0-9_\-]+$",
+            description="The previous page's next_cursor",
+        ),
+    ] = None,
+) -> DeliveryPage | DeliveryList:
+    tenant_id = tenant_id_of(app)
+    if event_id is not None:
+        if status is not None or limit is not None or cursor is not None:
+            raise PaymentsError(
+                "status, limit and cursor are for the list without event_id",
+                code="invalid_query",
+            )
+        return DeliveryList.model_validate(
+            {"data": callbacks.list_deliveries(tenant_id, event_id, endpoint_id)}
+        )
+    return DeliveryPage.model_validate(
+        callbacks.list_tenant_deliveries(
+            tenant_id,
+            status=status,
+            endpoint_id=endpoint_id,
+            limit=limit or get_settings().default_page_size,
+            cursor=cursor,
+        )
     )
 
 

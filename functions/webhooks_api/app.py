@@ -43,14 +43,14 @@ ProviderQuery = Annotated[
 ]
 
 
-def _instant(value: str | None) -> datetime | None:
+def _instant(value: str | None, name: str = "since") -> datetime | None:
     if value is None:
         return None
     try:
         return datetime.fromisoformat(value.upper())
     except ValueError:
         raise PaymentsError(
-            "since is not a valid RFC 3339 date-time", code="invalid_query"
+            f"{name} is not a valid RFC 3339 date-time", code="invalid_query"
         ) from None
 
 
@@ -101,6 +101,9 @@ def get_stats(
     description=(
         "Accepted, ignored and rejected deliveries as recorded (rejections within the storage "
         "allowance), without their payloads: GET /v1/webhooks/inbox/{id} has one's raw body. "
+        "Filters: provider, status (accepted, ignored, rejected; a duplicate is not recorded "
+        "again, it is counted in GET /v1/webhooks/stats and health), reason (exact), since "
+        "(inclusive) and until (exclusive). "
         "Cursor pagination: pass `next_cursor` back as `cursor` (with the same filters) until "
         "it is null."
     ),
@@ -127,6 +130,24 @@ def list_inbox(
             description="Only what arrived at or after this time (RFC 3339 with a time zone)",
         ),
     ] = None,
+    until: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            pattern=RFC3339_PATTERN,
+            json_schema_extra={"format": "date-time"},
+            description="Only what arrived before this time (RFC 3339 with a time zone)",
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=500,
+            pattern=r"^[^\x00-\x1f\x7f]+$",
+            description="Only entries with exactly this reason, e.g. invalid_signature",
+        ),
+    ] = None,
     limit: Annotated[
         int | None, Query(ge=1, le=100, description="Page size, 1-100 (default 25)")
     ] = None,
@@ -148,6 +169,8 @@ def list_inbox(
             since=_instant(since),
             limit=limit or get_settings().default_page_size,
             cursor=cursor,
+            reason=reason,
+            until=_instant(until, "until"),
         )
     )
 

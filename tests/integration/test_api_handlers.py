@@ -116,7 +116,8 @@ def test_a_cursor_from_another_tenants_query_is_refused(
 @pytest.mark.parametrize(
     ("query", "code"),
     [
-        ({"payable_type": "booking"}, "missing_field"),
+        # payable_type alone is a filter of the tenant's list; payable_id needs its type.
+        ({"payable_id": "bk_1001"}, "missing_field"),
         ({"payable_type": "booking", "payable_id": "b", "limit": "0"}, "value_out_of_range"),
         ({"payable_type": "booking", "payable_id": "b", "limit": "1000"}, "value_out_of_range"),
         ({"payable_type": "booking", "payable_id": "b", "limit": "ten"}, "invalid_type"),

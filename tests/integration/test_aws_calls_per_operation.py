@@ -821,6 +821,91 @@ def list_by_provider_reference(provider: str) -> Scenario:
     return scenario
 
 
+def tenant_payments(**query: str) -> Scenario:
+    """The tenant's list (a tenant created today: one day partition of the log index)."""
+
+    def scenario(world: World) -> Iterator[Invocation]:
+        tenant = new_tenant()
+        made = [new_payment(tenant, payable_id=f"bk_{unique()}") for _ in range(2)]
+        values = {
+            name: made[0].payment_id if value == "<payment id>" else value
+            for name, value in query.items()
+        }
+        while True:
+
+            def run() -> None:
+                page = expect(
+                    world.api("StatusFunction", "status/list_payments.json", tenant, query=values),
+                    200,
+                )
+                assert len(page["data"]) == (1 if "q" in values and "@" not in values["q"] else 2)
+
+            yield Invocation(run)
+
+    return scenario
+
+
+def payments_exported(world: World) -> Iterator[Invocation]:
+    tenant = new_tenant()
+    for _ in range(2):
+        new_payment(tenant, payable_id=f"bk_{unique()}")
+    event = load_event("status/export_payments.json")
+    event["queryStringParameters"] = event["multiValueQueryStringParameters"] = None
+    event["requestContext"]["authorizer"]["tenant_id"] = tenant
+
+    def run() -> None:
+        response = world.functions.invoke("StatusFunction", event)
+        assert response["statusCode"] == 200, response["body"]
+        assert len(response["body"].splitlines()) == 3
+
+    while True:
+        yield Invocation(run)
+
+
+def payment_activity(world: World) -> Iterator[Invocation]:
+    """A Stripe payment paid by its webhook, its events fanned out to the tenant's endpoint."""
+    tenant = world.webhook_tenant()
+    world.register_endpoint(tenant, world.merchant())
+    while True:
+        checkout = open_checkout(tenant, suffix=str(unique()))
+        stripe_delivery(world, tenant, session_completed(checkout), 200)
+        queued_tasks()
+        envelope = outbox_envelope(checkout.payment_id, "payment.succeeded")
+        event = sqs_event(json.dumps(bus_event(envelope)))
+        assert world.functions.invoke("CallbackFunction", event) == {"batchItemFailures": []}
+        queued_tasks()
+
+        def run(payment_id: str = checkout.payment_id) -> None:
+            activity = expect(
+                world.api(
+                    "StatusFunction",
+                    "status/payment_activity.json",
+                    tenant,
+                    path=f"/v1/payments/{payment_id}/activity",
+                    path_parameters={"payment_id": payment_id},
+                ),
+                200,
+            )
+            assert len(activity["provider_events"]) == 1
+            assert len(activity["events"]) == 3
+            assert sum(len(e["deliveries"]) for e in activity["events"]) == 1
+
+        yield Invocation(run)
+
+
+def report_shown(world: World) -> Iterator[Invocation]:
+    """The default report (30 days) of a tenant created today: one day partition read per day."""
+    tenant = new_tenant()
+    new_payment(tenant)
+
+    def run() -> None:
+        report = expect(world.api("StatusFunction", "status/reports.json", tenant, query={}), 200)
+        assert report["totals"][0]["count"] == 1
+
+    while True:
+        yield Invocation(run)
+
+
 def refund_created(world: World) -> Iterator[Invocation]:
     tenant, client = world.stripe_tenant()
     while True:
@@ -922,6 +1007,50 @@ def deliveries_listed(by_endpoint: bool) -> Scenario:
             yield Invocation(run)
 
     return scenario
+
+
+def tenant_deliveries(world: World) -> Iterator[Invocation]:
+    tenant = new_tenant()
+    merchant = world.merchant()
+    for _ in range(2):
+        world.register_endpoint(tenant, merchant)
+    fan_out(world, tenant)
+
+    def run() -> None:
+        listed = expect(world.callbacks_api(tenant, "GET", "/v1/callbacks/deliveries"), 200)
+        assert len(listed["data"]) == 2
+
+    while True:
+        yield Invocation(run)
+
+
+def endpoint_switched(world: World) -> Iterator[Invocation]:
+    tenant = new_tenant()
+    endpoint = world.register_endpoint(tenant, world.merchant())
+    path = f"/v1/callbacks/endpoints/{endpoint['endpoint_id']}"
+    enabled = False
+    while True:
+        enabled = not enabled
+
+        def run(enabled: bool = enabled) -> None:
+            expect(
+                world.callbacks_api(tenant, "PATCH", path, {"enabled": enabled}),
+                200,
+                enabled=enabled,
+            )
+
+        yield Invocation(run)
+
+
+def endpoint_tested(world: World) -> Iterator[Invocation]:
+    tenant = new_tenant()
+    endpoint = world.register_endpoint(tenant, world.merchant())
+    path = f"/v1/callbacks/endpoints/{endpoint['endpoint_id']}/test"
+    while True:
+        yield Invocation(
+            lambda: expect(world.callbacks_api(tenant, "POST", path), 202, status="pending"),
+            verify=lambda: _assert_queued(1),
+        )
 
 
 def stored_delivery(delivery_id: str) -> dict[str, Any]:
@@ -1603,6 +1732,33 @@ OPERATIONS = [
         list_by_provider_reference("none"),
     ),
     Operation(
+        "GET /v1/payments (the tenant's, newest first)",
+        "StatusFunction",
+        tenant_payments(),
+    ),
+    Operation(
+        "GET /v1/payments?status=&provider=&currency=",
+        "StatusFunction",
+        tenant_payments(status="created", provider="stripe", currency="KES"),
+    ),
+    Operation(
+        "GET /v1/payments?q= (customer e-mail)",
+        "StatusFunction",
+        tenant_payments(q="C@Example.com"),
+    ),
+    Operation(
+        "GET /v1/payments?q= (payment id)",
+        "StatusFunction",
+        tenant_payments(q="<payment id>"),
+    ),
+    Operation("GET /v1/payments/export", "StatusFunction", payments_exported),
+    Operation(
+        "GET /v1/payments/{payment_id}/activity (paid by webhook, 1 delivery)",
+        "StatusFunction",
+        payment_activity,
+    ),
+    Operation("GET /v1/reports (last 30 days)", "StatusFunction", report_shown),
+    Operation(
         "POST /v1/payments/{payment_id}/refunds (Stripe, partial)",
         "RefundsFunction",
         refund_created,
@@ -1633,6 +1789,21 @@ OPERATIONS = [
         "GET /v1/callbacks/deliveries?event_id=&endpoint_id=",
         "CallbacksApiFunction",
         deliveries_listed(by_endpoint=True),
+    ),
+    Operation(
+        "GET /v1/callbacks/deliveries (the tenant's, 2 deliveries)",
+        "CallbacksApiFunction",
+        tenant_deliveries,
+    ),
+    Operation(
+        "PATCH /v1/callbacks/endpoints/{endpoint_id}",
+        "CallbacksApiFunction",
+        endpoint_switched,
+    ),
+    Operation(
+        "POST /v1/callbacks/endpoints/{endpoint_id}/test",
+        "CallbacksApiFunction",
+        endpoint_tested,
     ),
     Operation(
         "POST /v1/callbacks/deliveries/{delivery_id}/retry",
@@ -1679,6 +1850,16 @@ OPERATIONS = [
         "GET /v1/webhooks/inbox?provider=stripe&status=rejected",
         "WebhooksApiFunction",
         webhooks_api("inbox.json", provider="stripe", status="rejected", limit="10"),
+    ),
+    Operation(
+        "GET /v1/webhooks/inbox?reason=&until=",
+        "WebhooksApiFunction",
+        webhooks_api(
+            "inbox.json",
+            status="rejected",
+            reason="invalid_signature",
+            until="2999-01-01T00:00:00Z",
+        ),
     ),
     Operation("GET /v1/webhooks/inbox/{entry_id}", "WebhooksApiFunction", inbox_entry_shown),
     # Stripe webhooks

@@ -58,6 +58,7 @@ def test_table_indexes_match_the_pynamodb_models() -> None:
             PaymentItem.provider_ref_index,
             PaymentItem.pending_index,
             InboxItem.inbox_index,
+            PaymentItem.log_index,
         )
     }
     assert declared == modelled

@@ -154,6 +154,100 @@ class PaymentPage(_View):
     )
 
 
+class CustomerView(_View):
+    name: str | None
+    email: str | None
+    phone: str | None
+
+
+class ActivityAmountsView(_View):
+    amount: AmountValue
+    captured: AmountValue
+    refunded: AmountValue
+    refund_pending: AmountValue
+    refundable: AmountValue = Field(description="captured - refunded - refund_pending")
+
+
+class LedgerLineView(_View):
+    account: str
+    currency: str
+    debit: AmountValue
+    credit: AmountValue
+
+
+class LedgerEntryView(_View):
+    entry_id: str
+    description: str
+    created_at: Timestamp
+    lines: list[LedgerLineView]
+
+
+class ProviderEventView(_View):
+    id: str = Field(description="ibx_...: GET /v1/webhooks/inbox/{id} has its raw payload")
+    provider: str
+    event_id: str
+    event_type: str
+    status: Literal["accepted", "ignored", "rejected"]
+    reason: str | None
+    received_at: Timestamp
+
+
+class PaymentEventView(_View):
+    event_id: str
+    type: str
+    occurred_at: Timestamp
+    deliveries: list[DeliveryView]
+
+
+class PaymentActivityView(_View):
+    payment: PaymentDetailView
+    customer: CustomerView | None
+    amounts: ActivityAmountsView
+    ledger: list[LedgerEntryView] = Field(description="The payment's journal entries, oldest first")
+    provider_events: list[ProviderEventView] = Field(
+        description="The provider notifications that moved it (kept 90 days), oldest first"
+    )
+    events: list[PaymentEventView] = Field(
+        description="Its outbox events (kept a week), oldest first, each with every callback "
+        "delivery to the tenant's current endpoints"
+    )
+
+
+class ReportDayView(_View):
+    date: str = Field(description="The UTC day of the payments' creation, YYYY-MM-DD")
+    provider: str
+    currency: str
+    count: StrictInt
+    succeeded: StrictInt = Field(
+        description="Captured: succeeded, partially_refunded, refunded, disputed or settled"
+    )
+    failed: StrictInt
+    volume: AmountValue = Field(description="Sum of amount_captured")
+    refunded: AmountValue = Field(description="Sum of amount_refunded")
+
+
+class ReportTotalView(_View):
+    provider: str
+    currency: str
+    count: StrictInt
+    succeeded: StrictInt
+    failed: StrictInt
+    volume: AmountValue
+    refunded: AmountValue
+    success_rate: float | None = Field(description="succeeded / count; null when count is 0")
+    refund_rate: float | None = Field(description="refunded / volume; null when volume is 0")
+
+
+class ReportView(_View):
+    from_: str = Field(alias="from", description="The first UTC day, YYYY-MM-DD")
+    to: str = Field(description="The last UTC day (inclusive), YYYY-MM-DD")
+    days: list[ReportDayView] = Field(description="Only days with payments")
+    totals: list[ReportTotalView]
+    truncated: bool = Field(
+        description="true: the read budget ran out; the newest days are complete, older missing"
+    )
+
+
 class CheckoutView(_View):
     payment_id: str
     status: PaymentStatus
@@ -267,6 +361,24 @@ class DeliveryView(_View):
 
 class DeliveryList(_View):
     data: list[DeliveryView]
+
+
+class ListedDeliveryView(DeliveryView):
+    created_at: Timestamp
+
+
+class DeliveryPage(_View):
+    data: list[ListedDeliveryView]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page (with the same filters); null at the end. "
+        "A page may hold fewer than `limit` (even none) and still have a cursor"
+    )
+
+
+class EndpointTestView(_View):
+    delivery_id: str
+    event_id: str = Field(description="The ping event's id (the webhook-id header)")
+    status: Literal["pending"]
 
 
 class DeliveryRetryView(_View):

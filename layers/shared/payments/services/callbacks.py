@@ -34,12 +34,19 @@ from payments.domain.callbacks import (
     signature_header,
 )
 from payments.domain.events import rfc3339
-from payments.errors import NotFoundError, UnprocessableError
+from payments.errors import ConflictError, NotFoundError, UnprocessableError
 from payments.logs import function_logger
 from payments.observability import Metric, bind, count
 from payments.services.rate_limits import CostlyOperation, enforce_rate_limit
 from payments.store import callbacks as store
-from payments.store.models import CallbackEndpointItem, DeliveryAttemptItem, DeliveryItem
+from payments.store.models import (
+    CallbackEndpointItem,
+    DeliveryAttemptItem,
+    DeliveryItem,
+    delivery_log_partition,
+    log_day,
+    utc_key_time,
+)
 
 MAX_ENDPOINTS = 20
 # Deliveries and their attempts are kept this long (the retry schedule spans about 3 days).
@@ -272,17 +279,48 @@ def delivery_id_for(tenant_id: str, event_id: str, endpoint_id: str) -> str:
     return f"dlv_{digest[:32]}"
 
 
+def delivery_body(event_type: str, timestamp: str, data: dict[str, Any]) -> str:
+    """The exact bytes every attempt of a delivery sends (and signs)."""
+    return json.dumps(
+        {"type": event_type, "timestamp": timestamp, "data": data},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+
+
+def new_delivery(
+    tenant_id: str, endpoint_id: str, event_id: str, event_type: str, body: str, now: datetime
+) -> DeliveryItem:
+    """A pending delivery of one event to one endpoint, listed in the tenant's delivery log
+    (the log index's day partition of its creation)."""
+    delivery_id = delivery_id_for(tenant_id, event_id, endpoint_id)
+    return DeliveryItem(
+        *DeliveryItem.key(delivery_id),
+        item_type="delivery",
+        delivery_id=delivery_id,
+        tenant_id=tenant_id,
+        endpoint_id=endpoint_id,
+        event_id=event_id,
+        event_type=event_type,
+        body=body,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+        ttl=now + DELIVERY_RETENTION,
+        gsi5pk=delivery_log_partition(tenant_id, log_day(now)),
+        gsi5sk=f"{utc_key_time(now)}#{delivery_id}",
+    )
+
+
 def fan_out(bus_event: dict[str, Any]) -> int:
     """One delivery (and task) per enabled endpoint that wants this event; returns how many
     were created now (0 for an event already fanned out)."""
     envelope = json.loads(bus_event["detail"]["envelope"]["S"])
     tenant_id, event_id, event_type = envelope["tenant_id"], envelope["id"], envelope["type"]
     bind(event_id=event_id, tenant_id=tenant_id)
-    body = json.dumps(
-        {"type": event_type, "timestamp": envelope["occurred_at"], "data": envelope["data"]},
-        separators=(",", ":"),
-        sort_keys=True,
-    )
+    body = delivery_body(event_type, envelope["occurred_at"], envelope["data"])
     created = 0
     now = datetime.now(UTC)
     for endpoint in store.endpoints(tenant_id):
@@ -290,23 +328,8 @@ def fan_out(bus_event: dict[str, Any]) -> int:
             endpoint.event_types and event_type not in endpoint.event_types
         ):
             continue
-        delivery_id = delivery_id_for(tenant_id, event_id, endpoint.endpoint_id)
-        delivery = DeliveryItem(
-            *DeliveryItem.key(delivery_id),
-            item_type="delivery",
-            delivery_id=delivery_id,
-            tenant_id=tenant_id,
-            endpoint_id=endpoint.endpoint_id,
-            event_id=event_id,
-            event_type=event_type,
-            body=body,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-            ttl=now + DELIVERY_RETENTION,
-        )
+        delivery = new_delivery(tenant_id, endpoint.endpoint_id, event_id, event_type, body, now)
+        delivery_id = delivery.delivery_id
         if store.create_delivery(delivery):
             created += 1
         else:
@@ -609,3 +632,120 @@ def _delivery_view(delivery: DeliveryItem, attempts: list[DeliveryAttemptItem]) 
         ],
         "next_attempt_at": rfc3339(delivery.next_attempt_at) if delivery.next_attempt_at else None,
     }
+
+
+# --- the dashboard: every delivery, switching endpoints, test events -----------------------
+
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "endpoint_disabled")
+# Deliveries expire after DELIVERY_RETENTION: the delivery log is read back that many days.
+DELIVERY_LOG_DAYS = DELIVERY_RETENTION.days + 1
+DELIVERY_PAGE_READ_BUDGET = 40
+PING_EVENT_TYPE = "ping"
+
+
+class EndpointDisabledError(ConflictError):
+    code = "endpoint_disabled"
+
+
+def deliveries_of_events(tenant_id: str, event_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each event's deliveries (to the tenant's current endpoints), with their attempts: one
+    endpoints Query, one BatchGetItem per 100 (event, endpoint) pairs, and one Query of
+    attempts per delivery found."""
+    endpoint_ids = [e.endpoint_id for e in store.endpoints(tenant_id)]
+    wanted = {
+        delivery_id_for(tenant_id, event_id, endpoint_id): event_id
+        for event_id in event_ids
+        for endpoint_id in endpoint_ids
+    }
+    by_event: dict[str, list[dict[str, Any]]] = {event_id: [] for event_id in event_ids}
+    for delivery in store.get_deliveries(list(wanted)):
+        if delivery.tenant_id != tenant_id or delivery.delivery_id not in wanted:
+            continue
+        by_event[wanted[delivery.delivery_id]].append(
+            _delivery_view(delivery, store.delivery_attempts(delivery.delivery_id))
+        )
+    for views in by_event.values():
+        views.sort(key=lambda view: (view["endpoint_id"], view["delivery_id"]))
+    return by_event
+
+
+def list_tenant_deliveries(
+    tenant_id: str,
+    *,
+    status: str | None,
+    endpoint_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """The tenant's deliveries, newest first, from the delivery log (one day partition after
+    the other, back to the deliveries' retention), each with its attempts."""
+    from payments.store import activity_log
+
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise UnprocessableError(
+            f"status must be one of {', '.join(DELIVERY_STATUSES)}",
+            code="invalid_query",
+            status=400,
+        )
+    today = datetime.now(UTC).date()
+    condition = None
+    if status is not None:
+        condition = DeliveryItem.status == status
+    if endpoint_id is not None:
+        term = DeliveryItem.endpoint_id == endpoint_id
+        condition = term if condition is None else condition & term
+    days = activity_log.bounded_by_tenant(
+        tenant_id, today, today - timedelta(days=DELIVERY_LOG_DAYS)
+    )
+    if days is None:
+        return {"data": [], "next_cursor": None}
+    page = activity_log.walk(
+        activity_log.DELIVERY_LOG,
+        tenant_id,
+        days,
+        limit=limit,
+        cursor=cursor,
+        max_queries=DELIVERY_PAGE_READ_BUDGET,
+        filter_condition=condition,
+    )
+    views = []
+    for raw in page.items:
+        delivery = DeliveryItem.from_raw_data(raw)
+        if delivery.tenant_id != tenant_id:
+            continue
+        view = _delivery_view(delivery, store.delivery_attempts(delivery.delivery_id))
+        view["created_at"] = rfc3339(delivery.created_at)
+        views.append(view)
+    return {"data": views, "next_cursor": page.next_cursor}
+
+
+def set_endpoint_enabled(tenant_id: str, endpoint_id: str, enabled: bool) -> dict[str, Any]:
+    """Switch an endpoint on or off by hand; switching it on clears why it was off (a 410
+    Gone, say). Pending deliveries to a disabled endpoint end as endpoint_disabled."""
+    item = _endpoint(tenant_id, endpoint_id)
+    if not store.set_enabled(item, enabled):
+        raise EndpointNotFoundError(f"no endpoint {endpoint_id}")  # deleted meanwhile
+    item.enabled = enabled
+    if enabled:
+        item.disabled_reason = None
+    elif not item.disabled_reason:
+        item.disabled_reason = store.DISABLED_BY_MERCHANT
+    return _endpoint_view(item)
+
+
+def send_test_event(tenant_id: str, endpoint_id: str) -> dict[str, Any]:
+    """A ``ping`` event for one endpoint: a real delivery (signed, retried, listed like any
+    other), created as fan-out creates deliveries and queued for the callback worker."""
+    enforce_rate_limit(tenant_id, CostlyOperation.DELIVERY_RETRY)
+    endpoint = _endpoint(tenant_id, endpoint_id)
+    if not endpoint.enabled:
+        raise EndpointDisabledError(f"endpoint {endpoint_id} is disabled: enable it first")
+    now = datetime.now(UTC)
+    event_id = f"evt_{uuid.uuid4().hex}"
+    body = delivery_body(
+        PING_EVENT_TYPE, rfc3339(now), {"endpoint_id": endpoint_id, "sent_at": rfc3339(now)}
+    )
+    delivery = new_delivery(tenant_id, endpoint_id, event_id, PING_EVENT_TYPE, body, now)
+    store.create_delivery(delivery)
+    _enqueue(delivery.delivery_id, 0, delay_seconds=0)
+    return {"delivery_id": delivery.delivery_id, "event_id": event_id, "status": "pending"}

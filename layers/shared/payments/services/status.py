@@ -17,6 +17,11 @@ def payment_status(tenant_id: str, payment_id: str) -> dict[str, Any] | None:
     details = repositories.get_payment_details(tenant_id, payment_id)
     if details is None:
         return None
+    return details_view(details)
+
+
+def details_view(details: repositories.PaymentDetails) -> dict[str, Any]:
+    """The payment view with its refunds and history (GET /v1/payments/{id})."""
     view = details.payment.public_view()
     view["refunds"] = [refund.public_view() for refund in details.refunds]
     view["history"] = [

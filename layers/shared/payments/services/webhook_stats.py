@@ -182,17 +182,29 @@ def inbox_page(
     since: datetime | None,
     limit: int,
     cursor: str | None,
+    reason: str | None = None,
+    until: datetime | None = None,
 ) -> dict[str, Any]:
     providers: Sequence[str] = _checked_provider(provider)
-    if since is not None:
-        try:
-            since = since.astimezone(UTC)
-        except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
-            raise InvalidQueryError("since is out of range") from None
+    try:
+        # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        since = since.astimezone(UTC) if since is not None else None
+        until = until.astimezone(UTC) if until is not None else None
+    except OverflowError:
+        raise InvalidQueryError("since or until is out of range") from None
+    if since is not None and until is not None and since >= until:
+        raise InvalidQueryError("since must be before until")
     if status is not None and status not in inbox_store.STATUSES:
         raise InvalidQueryError(f"status must be one of {', '.join(inbox_store.STATUSES)}")
     page = inbox_store.list_entries(
-        tenant_id, providers, limit=limit, status=status, since=since, cursor=cursor
+        tenant_id,
+        providers,
+        limit=limit,
+        status=status,
+        since=since,
+        cursor=cursor,
+        reason=reason,
+        until=until,
     )
     return {
         "data": [_entry_view(entry) for entry in page.entries],

@@ -56,6 +56,29 @@ def disable_endpoint(item: CallbackEndpointItem, reason: str) -> None:
     )
 
 
+DISABLED_BY_MERCHANT = "disabled by the merchant"
+
+
+def set_enabled(item: CallbackEndpointItem, enabled: bool) -> bool:
+    """On clears the reason it was off; off by hand keeps a reason the system gave. False
+    when the endpoint no longer exists."""
+    actions: list[Any] = [
+        CallbackEndpointItem.enabled.set(enabled),
+        CallbackEndpointItem.version.add(1),
+    ]
+    if enabled:
+        actions.append(CallbackEndpointItem.disabled_reason.remove())
+    elif not item.disabled_reason:
+        actions.append(CallbackEndpointItem.disabled_reason.set(DISABLED_BY_MERCHANT))
+    try:
+        item.update(actions=actions, condition=CallbackEndpointItem.pk.exists())
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
 def create_delivery(item: DeliveryItem) -> bool:
     """False when this delivery exists already (the event was fanned out before)."""
     try:
@@ -143,6 +166,22 @@ def reopen_delivery(delivery: DeliveryItem, *, reset_attempts: bool) -> None:
     if reset_attempts:
         actions.append(DeliveryItem.attempts.set(0))
     delivery.update(actions=actions)
+
+
+def get_deliveries(delivery_ids: list[str]) -> list[DeliveryItem]:
+    """The deliveries that exist among ``delivery_ids`` (BatchGetItem, 100 keys a call)."""
+    if not delivery_ids:
+        return []
+    return list(DeliveryItem.batch_get([DeliveryItem.key(d) for d in dict.fromkeys(delivery_ids)]))
+
+
+def delivery_attempts(delivery_id: str) -> list[DeliveryAttemptItem]:
+    """A delivery's attempts, in order (one Query of its item collection)."""
+    return list(
+        DeliveryAttemptItem.query(
+            DeliveryItem.key(delivery_id)[0], DeliveryAttemptItem.sk.startswith("ATTEMPT#")
+        )
+    )
 
 
 def delivery_with_attempts(

@@ -164,6 +164,13 @@ def _upper_bound(provider: str, cursor: tuple[str, str, str] | None) -> str | No
     return f"{key_time}#" if provider > cursor_provider else f"{key_time}$"
 
 
+def _lowest(first: str | None, second: str | None) -> str | None:
+    """The tighter of two exclusive upper bounds (None: no bound)."""
+    if first is None or second is None:
+        return first or second
+    return min(first, second)
+
+
 def list_entries(
     tenant_id: str,
     providers: Sequence[str],
@@ -172,12 +179,20 @@ def list_entries(
     status: str | None = None,
     since: datetime | None = None,
     cursor: str | None = None,
+    reason: str | None = None,
+    until: datetime | None = None,
 ) -> InboxPage:
+    """``since`` inclusive, ``until`` exclusive; ``status`` and ``reason`` exact."""
     position = _decode_cursor(cursor) if cursor else None
     since_key = utc_key_time(since) if since is not None else None
+    until_key = utc_key_time(until) if until is not None else None
     streams = [
         _partition_items(
-            tenant_id, provider, _upper_bound(provider, position), since_key, limit + 1
+            tenant_id,
+            provider,
+            _lowest(_upper_bound(provider, position), until_key),
+            since_key,
+            limit + 1,
         )
         for provider in sorted(set(providers))
     ]
@@ -187,6 +202,8 @@ def list_entries(
     more = False
     for key_time, provider, event_id, raw in merged:
         if status is not None and raw.get("status", {}).get("S") != status:
+            continue
+        if reason is not None and raw.get("reason", {}).get("S") != reason:
             continue
         if len(entries) == limit:
             more = True

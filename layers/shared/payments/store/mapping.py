@@ -16,6 +16,8 @@ from payments.store.models import (
     PaymentRefItem,
     RefundItem,
     UniqueRefItem,
+    log_day,
+    payment_log_partition,
     utc_key_time,
 )
 
@@ -30,6 +32,13 @@ def payable_partition(tenant_id: str, payable_type: str, payable_id: str) -> str
 
 def provider_ref_partition(provider: str, provider_ref: str) -> str:
     return f"{provider}#{provider_ref}"
+
+
+def normalized_email(email: str | None) -> str | None:
+    """What a search by e-mail compares: the address trimmed, in lower case."""
+    if not email or not email.strip():
+        return None
+    return email.strip().lower()
 
 
 def pending_shard(payment_id: str) -> str:
@@ -86,6 +95,9 @@ def payment_to_item(payment: Payment) -> PaymentItem:
         updated_at=payment.updated_at,
         gsi1pk=payable_partition(payment.tenant_id, payment.payable_type, payment.payable_id),
         gsi1sk=f"{utc_key_time(payment.created_at)}#{payment.payment_id}",
+        gsi5pk=payment_log_partition(payment.tenant_id, log_day(payment.created_at)),
+        gsi5sk=f"{utc_key_time(payment.created_at)}#{payment.payment_id}",
+        email_lc=normalized_email(payment.customer.email),
     )
     if payment.provider_ref:
         item.gsi2pk = provider_ref_partition(payment.provider, payment.provider_ref)

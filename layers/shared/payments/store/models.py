@@ -253,6 +253,38 @@ class PendingIndex(GlobalSecondaryIndex["PaymentItem"]):
     gsi3sk = UnicodeAttribute(range_key=True)
 
 
+class LogIndex(GlobalSecondaryIndex["PaymentsTableModel"]):
+    """Sparse: a tenant's payments and deliveries by UTC day of creation, newest first, and a
+    payment's outbox events (models.payment_log_partition and friends, store/activity_log.py)."""
+
+    class Meta:
+        index_name = "log-index"
+        projection = AllProjection()
+
+    gsi5pk = UnicodeAttribute(hash_key=True)
+    gsi5sk = UnicodeAttribute(range_key=True)
+
+
+def log_day(moment: datetime) -> str:
+    """The UTC day (YYYY-MM-DD) whose log partition holds what was created at ``moment``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def payment_log_partition(tenant_id: str, day: str) -> str:
+    """The log index's partition of one tenant's payments created on one UTC day: a day
+    partition bounds each partition's write rate (a new partition every day)."""
+    return f"PAYLOG#{tenant_id}#{day}"
+
+
+def delivery_log_partition(tenant_id: str, day: str) -> str:
+    return f"DLVLOG#{tenant_id}#{day}"
+
+
+def payment_events_partition(tenant_id: str, payment_id: str) -> str:
+    """The log index's partition of one payment's outbox events (they expire with the outbox)."""
+    return f"EVENTS#{tenant_id}#{payment_id}"
+
+
 class CustomerMap(MapAttribute[str, Any]):
     email = UnicodeAttribute(null=True)
     name = UnicodeAttribute(null=True)
@@ -291,10 +323,17 @@ class PaymentItem(PaymentsTableModel):
     gsi2sk = UnicodeAttribute(null=True)
     gsi3pk = UnicodeAttribute(null=True)
     gsi3sk = UnicodeAttribute(null=True)
+    # log-index: payment_log_partition() / "<created_at key time>#<payment id>"; payments stored
+    # before the index have neither (payctl payments backfill-index adds them, and email_lc).
+    gsi5pk = UnicodeAttribute(null=True)
+    gsi5sk = UnicodeAttribute(null=True)
+    # The customer's e-mail in lower case: what a search by e-mail matches (case-insensitive).
+    email_lc = UnicodeAttribute(null=True)
 
     payable_index = PayableIndex()
     provider_ref_index = ProviderRefIndex()
     pending_index = PendingIndex()
+    log_index = LogIndex()
 
     @staticmethod
     def key(payment_id: str) -> tuple[str, str]:
@@ -476,6 +515,9 @@ class DeliveryItem(PaymentsTableModel):
     last_status_code = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+    # log-index: delivery_log_partition() / "<created_at key time>#<delivery id>".
+    gsi5pk = UnicodeAttribute(null=True)
+    gsi5sk = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(delivery_id: str) -> tuple[str, str]:
@@ -621,6 +663,11 @@ class OutboxItem(PaymentsTableModel):
     tenant_id = UnicodeAttribute()
     envelope = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
+    # log-index, for a payment's events only: payment_events_partition() /
+    # "<created_at key time>#<event id>".
+    payment_id = UnicodeAttribute(null=True)
+    gsi5pk = UnicodeAttribute(null=True)
+    gsi5sk = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(event_id: str) -> tuple[str, str]:

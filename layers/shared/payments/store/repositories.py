@@ -32,6 +32,7 @@ from payments.store.mapping import (
     stored_amount,
 )
 from payments.store.models import (
+    LEGACY_LEDGER_SHARD,
     AccountBalanceItem,
     ApiKeyIdItem,
     ApiKeyItem,
@@ -393,6 +394,7 @@ class HistoryEntry:
     reason: str
     source: str
     occurred_at: datetime
+    provider_event_id: str | None = None
 
 
 def get_payment_of_any_tenant(payment_id: str) -> Payment | None:
@@ -571,6 +573,7 @@ def _history_entry(item: PaymentHistoryItem) -> HistoryEntry:
         reason=item.reason,
         source=item.source,
         occurred_at=item.occurred_at,
+        provider_event_id=item.provider_event_id,
     )
 
 
@@ -621,6 +624,38 @@ def journal_entries(tenant_id: str) -> Iterator[JournalEntryItem]:
     per ledger partition (models.ledger_partitions), the pre-shard one included."""
     for partition in ledger_partitions(tenant_id):
         yield from JournalEntryItem.query(partition, JournalEntryItem.sk.startswith("ENTRY#"))
+
+
+def payment_journal_entries(
+    tenant_id: str, payment_id: str, *, since: datetime, shard_keys: list[str], max_pages: int = 5
+) -> list[JournalEntryItem]:
+    """The journal entries of one payment, oldest first: from the ledger shards its entries
+    are placed in (its own, the settlement party's, the pre-shard partition), written at or
+    after ``since`` (its creation), at most ``max_pages`` Query pages per shard."""
+    partitions = dict.fromkeys(
+        [ledger_partition(tenant_id, ledger_shard(key)) for key in shard_keys]
+        + [ledger_partition(tenant_id, LEGACY_LEDGER_SHARD)]
+    )
+    connection = JournalEntryItem._get_connection()
+    found: list[JournalEntryItem] = []
+    for partition in partitions:
+        start_key: dict[str, Any] | None = None
+        for _ in range(max_pages):
+            page = connection.query(
+                partition,
+                range_key_condition=JournalEntryItem.sk.between(
+                    f"ENTRY#{utc_key_time(since)}", "ENTRY#~"
+                ),
+                filter_condition=(JournalEntryItem.payment_id == payment_id)
+                & (JournalEntryItem.tenant_id == tenant_id),
+                exclusive_start_key=start_key,
+            )
+            found.extend(JournalEntryItem.from_raw_data(raw) for raw in page.get("Items", []))
+            start_key = page.get("LastEvaluatedKey")
+            if not start_key:
+                break
+    found.sort(key=lambda entry: (entry.created_at, entry.entry_id))
+    return found
 
 
 def account_balances(tenant_id: str) -> Iterator[AccountBalanceItem]:

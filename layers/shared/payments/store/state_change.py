@@ -54,6 +54,7 @@ from payments.store.models import (
     UniqueRefItem,
     inbox_partition,
     ledger_shard,
+    payment_events_partition,
     utc_key_time,
 )
 
@@ -382,15 +383,19 @@ def stage_journal(
 
 def _add_events(tx: TransactWrite, change: StateChange, puts: list[str]) -> None:
     for event in change.events:
-        tx.save(outbox_item(event, change.occurred_at), condition=OutboxItem.pk.does_not_exist())
+        tx.save(
+            outbox_item(event, change.occurred_at, payment_id=change.payment.payment_id),
+            condition=OutboxItem.pk.does_not_exist(),
+        )
         puts.append("outbox")
 
 
-def outbox_item(event: EventEnvelope, at: datetime) -> OutboxItem:
+def outbox_item(event: EventEnvelope, at: datetime, *, payment_id: str | None = None) -> OutboxItem:
     """The outbox item that carries ``event`` to the bus (written in the change's transaction,
-    conditional on not existing)."""
+    conditional on not existing). An event of a payment (``payment_id``) is also listed under
+    the payment in the log index (the payment's activity), until the outbox item expires."""
     pk, sk = OutboxItem.key(event.id)
-    return OutboxItem(
+    item = OutboxItem(
         pk,
         sk,
         item_type="outbox",
@@ -401,3 +406,8 @@ def outbox_item(event: EventEnvelope, at: datetime) -> OutboxItem:
         created_at=at,
         ttl=at + OUTBOX_RETENTION,
     )
+    if payment_id is not None:
+        item.payment_id = payment_id
+        item.gsi5pk = payment_events_partition(event.tenant_id, payment_id)
+        item.gsi5sk = f"{utc_key_time(at)}#{event.id}"
+    return item
