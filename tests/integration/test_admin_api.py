@@ -360,7 +360,7 @@ def test_an_unknown_tenant_is_404_and_a_malformed_id_400(admin: Admin, action: s
     assert repositories.get_tenant("ten_missing") is None
 
 
-def test_search_finds_a_payment_by_id_or_provider_reference_in_any_tenant(admin: Admin) -> None:
+def test_search_finds_a_payment_by_id_reference_email_or_payable_anywhere(admin: Admin) -> None:
     from payments.store.mapping import provider_ref_partition
     from payments.store.models import PaymentItem
 
@@ -386,6 +386,14 @@ def test_search_finds_a_payment_by_id_or_provider_reference_in_any_tenant(admin:
         (first, mine.payment_id)
     ]
     assert admin.call("GET", "/v1/admin/search", query={"q": "pay_nothing"}) == (200, {"data": []})
+    # The merchant search, asked of every tenant: a customer's e-mail (any case), a payable id.
+    status, body = admin.call("GET", "/v1/admin/search", query={"q": "C@Example.com"})
+    assert sorted((h["tenant_name"], h["payment"]["payment_id"]) for h in body["data"]) == [
+        ("A", mine.payment_id),
+        ("B", theirs.payment_id),
+    ]
+    status, body = admin.call("GET", "/v1/admin/search", query={"q": "bk_1001"})
+    assert len(body["data"]) == 2
 
 
 @pytest.mark.parametrize(

@@ -20,9 +20,9 @@ from payments.config import get_settings
 from payments.domain.events import rfc3339
 from payments.errors import ConflictError, NotFoundError
 from payments.logs import function_logger
-from payments.services import status as status_service
 from payments.services import tenants as tenant_service
 from payments.services.ledger_check import verify_ledger
+from payments.services.payment_search import search_payments
 from payments.services.tenants import TenantNotFoundError
 from payments.services.webhook_stats import webhook_health
 from payments.store import audit, repositories
@@ -116,13 +116,10 @@ def issue_api_key(tenant_id: str) -> dict[str, Any]:
 
 
 def tenant_payment_matches(tenant_id: str, q: str, limit: int) -> list[dict[str, Any]]:
-    """The tenant's payments matching ``q`` (PaymentView dicts), at most ``limit``: the one
-    place cross-tenant search asks a tenant. It covers provider references; the merchant
-    search of GET /v1/payments?q= covers payable ids and e-mails too and replaces it."""
-    matches: list[dict[str, Any]] = status_service.payments_by_provider_reference(tenant_id, q)[
-        "data"
-    ]
-    return matches[:limit]
+    """The tenant's payments matching ``q`` (PaymentView dicts), at most ``limit``: the merchant
+    search of GET /v1/payments?q= (provider reference, payable id, customer e-mail), asked of
+    one tenant."""
+    return search_payments(tenant_id, q, limit=limit)
 
 
 def search(q: str) -> dict[str, Any]:
