@@ -46,9 +46,16 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 
 include mk/sam.mk
 
+# The dashboard's chart library (Chart.js), from the npm registry as package-lock.json pins it;
+# the dashboard function serves it from node_modules/ until `sam build` packages it.
+DASHBOARD_CHART := functions/dashboard/node_modules/chart.js/dist/chart.umd.js
+$(DASHBOARD_CHART): functions/dashboard/package.json functions/dashboard/package-lock.json
+	@echo "==> Installing the dashboard's chart library (npm ci, a few seconds)"
+	$(MAKE) --no-print-directory -C functions/dashboard node_modules/chart.js/dist/chart.umd.js
+
 ## dev: start moto + the API gateway + demo tenant locally; Ctrl-C stops it
 ## (DEVSTACK_ARGS="--free-ports" lets the system pick every port)
-dev: $(VENV)/.installed
+dev: $(VENV)/.installed $(DASHBOARD_CHART)
 	$(BIN)/python -m devstack $(DEVSTACK_ARGS)
 
 ## test: lint, types, unit + integration + e2e tests, template checks and a Docker-free sam build
@@ -72,10 +79,10 @@ typecheck: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(BIN)/pytest tests/unit
 
-integration: $(VENV)/.installed
+integration: $(VENV)/.installed $(DASHBOARD_CHART)
 	$(BIN)/pytest -n $(INTEGRATION_WORKERS) tests/integration
 
-e2e: $(VENV)/.installed $(CHROMIUM)
+e2e: $(VENV)/.installed $(CHROMIUM) $(DASHBOARD_CHART)
 	CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/e2e
 
 ## validate: sam validate --lint, cfn-lint and checkov on template.yaml

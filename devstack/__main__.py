@@ -50,6 +50,7 @@ Payments devstack is up (moto as AWS, real handlers behind a local API Gateway).
 
   API base URL     {info.api_base_url}
   API reference    {info.api_base_url}/v1/docs  (Swagger UI; the contract: /v1/openapi.json)
+  Dashboard        {info.api_base_url}/dashboard  (sign in with the API key below)
   Function URLs    {info.function_urls_base}/<FunctionLogicalId>/...
   Embedded AWS     {info.aws_endpoint}
 {_sandbox_lines(info)}

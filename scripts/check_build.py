@@ -146,6 +146,24 @@ def check_docs(build_dir: Path, template: Path, problems: list[str]) -> None:
         problems.append(f"{document} differs from {source}")
 
 
+DASHBOARD_ID = "DashboardFunction"
+
+
+def check_dashboard(build_dir: Path, template: Path, problems: list[str]) -> None:
+    """The dashboard function serves its page's files and the chart library from static/: each
+    one it allow-lists must be in the package (the library comes from npm ci at build time)."""
+    folder = build_dir / DASHBOARD_ID / "static"
+    source = template.parent / "functions" / "dashboard" / "static"
+    names = [p.name for p in source.iterdir() if p.is_file()] + ["chart.umd.js"]
+    for name in names:
+        path = folder / name
+        if path.is_symlink() or not path.is_file():
+            problems.append(f"{path} is missing or a link, not a file")
+    library = folder / "chart.umd.js"
+    if library.is_file() and b"Chart.js v4." not in library.read_bytes()[:200]:
+        problems.append(f"{library} is not Chart.js 4's UMD build")
+
+
 def size_of(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
@@ -169,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     extensions = check_layer(layer, problems)
     functions = check_functions(build_dir, args.template, problems)
     check_docs(build_dir, args.template, problems)
+    check_dashboard(build_dir, args.template, problems)
 
     if problems:
         print(f"check_build: {len(problems)} problem(s) in {build_dir}:", file=sys.stderr)

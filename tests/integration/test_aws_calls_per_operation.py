@@ -594,6 +594,21 @@ def health(world: World) -> Iterator[Invocation]:
         yield Invocation(run)
 
 
+def dashboard(path: str, **path_parameters: str) -> Scenario:
+    def scenario(world: World) -> Iterator[Invocation]:
+        def run() -> None:
+            event = load_event("dashboard/asset.json" if path_parameters else "dashboard/page.json")
+            resource = "/dashboard/assets/{asset}" if path_parameters else path
+            event.update(path=path, resource=resource, pathParameters=path_parameters or None)
+            event["requestContext"]["resourcePath"] = resource
+            assert world.functions.invoke("DashboardFunction", event)["statusCode"] == 200
+
+        while True:
+            yield Invocation(run)
+
+    return scenario
+
+
 def docs(path: str, **path_parameters: str) -> Scenario:
     def scenario(world: World) -> Iterator[Invocation]:
         def run() -> None:
@@ -1677,6 +1692,12 @@ OPERATIONS = [
         "GET /v1/docs/{asset}",
         "DocsFunction",
         docs("/v1/docs/swagger-ui.css", asset="swagger-ui.css"),
+    ),
+    Operation("GET /dashboard", "DashboardFunction", dashboard("/dashboard")),
+    Operation(
+        "GET /dashboard/assets/{asset}",
+        "DashboardFunction",
+        dashboard("/dashboard/assets/app.js", asset="app.js"),
     ),
     Operation(
         "POST /v1/checkout (returning customer e-mail)",

@@ -180,6 +180,7 @@ def test_an_api_request_id_is_the_correlation_id_of_the_payment_it_creates(
         "StatusFunction",
         "HealthFunction",
         "DocsFunction",
+        "DashboardFunction",
         "CheckoutFunction",
         "RefundsFunction",
         "WebhookStripeFunction",

@@ -111,6 +111,11 @@ def test_the_registry_lists_every_provider_with_its_urls_headers_and_algorithms(
     assert {"hosted_checkout", "refunds", "webhooks"} <= set(stripe["capabilities"])
     assert stripe["icon"].startswith("data:image/svg+xml;base64,")
     assert stripe["last_webhook_accepted_at"] is None
+    # The dashboard builds its credentials form from these.
+    fields = {f["name"]: f for f in stripe["credential_fields"]}
+    assert {"secret_key", "webhook_secret"} <= set(fields)
+    assert fields["secret_key"]["secret"] is True
+    assert fields["secret_key"]["required"] is True
 
     mpesa = listed["mpesa"]
     assert mpesa["webhook_url"] == f"{environment['PROVIDER_WEBHOOK_URL_MPESA']}{tenant}"

@@ -43,7 +43,14 @@ def test_the_document_is_openapi_3_1_with_the_bearer_scheme() -> None:
     scheme = COMMITTED["components"]["securitySchemes"]["apiKey"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     assert COMMITTED["security"] == [{"apiKey": []}]
-    open_paths = {"/v1/health", "/v1/openapi.json", "/v1/docs", "/v1/docs/{asset}"}
+    open_paths = {
+        "/v1/health",
+        "/v1/openapi.json",
+        "/v1/docs",
+        "/v1/docs/{asset}",
+        "/dashboard",
+        "/dashboard/assets/{asset}",
+    }
     for (_, path), operation in _operations(COMMITTED).items():
         assert (operation.get("security") == []) == (path in open_paths), path
 

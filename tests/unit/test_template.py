@@ -31,13 +31,15 @@ def test_functions_run_python313_on_arm64_with_tracing_and_the_shared_layer() ->
         assert (STACK.function_code_dir(logical_id) / "app.py").exists(), logical_id
 
 
-def test_routes_come_from_the_template_with_auth_everywhere_but_health_and_docs() -> None:
+def test_routes_come_from_the_template_with_auth_everywhere_but_health_docs_and_dashboard() -> None:
     routes = {(r.method, r.path): r for r in STACK.api_routes()}
     open_routes = {
         ("GET", "/v1/health"),
         ("GET", "/v1/openapi.json"),
         ("GET", "/v1/docs"),
         ("GET", "/v1/docs/{asset}"),
+        ("GET", "/dashboard"),
+        ("GET", "/dashboard/assets/{asset}"),
     }
     assert set(routes) >= {("GET", "/v1/payments/{payment_id}"), ("GET", "/v1/payments")}
     assert set(routes) >= open_routes

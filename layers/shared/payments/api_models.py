@@ -432,6 +432,14 @@ class WebhookSecurityView(_View):
     checks: list[str] = Field(description="Further checks every notification must pass")
 
 
+class CredentialFieldView(_View):
+    name: str
+    description: str
+    secret: bool = Field(description="Write-only: answers show it redacted (sk_****abcd)")
+    required: bool
+    choices: list[str] = Field(description="The values it takes (empty: any of its form)")
+
+
 class ProviderView(_View):
     name: str
     display_name: str
@@ -440,6 +448,9 @@ class ProviderView(_View):
     )
     icon: str = Field(description="An SVG image as a data: URI (nothing to fetch elsewhere)")
     capabilities: list[str]
+    credential_fields: list[CredentialFieldView] = Field(
+        description="What PUT /v1/providers/{provider}/credentials takes, field by field"
+    )
     configured: bool = Field(description="Credentials are stored for this tenant")
     enabled: bool = Field(description="The stored credentials are switched on")
     verified: bool = Field(description="Their last test passed")

@@ -48,6 +48,16 @@ def _entry(tenant_id: str, spec: ProviderSpec) -> dict[str, Any]:
         "kind": spec.kind.value,
         "icon": spec.icon,
         "capabilities": sorted(capability.value for capability in spec.capabilities),
+        "credential_fields": [
+            {
+                "name": field.name,
+                "description": field.description,
+                "secret": field.secret,
+                "required": field.required,
+                "choices": list(field.choices),
+            }
+            for field in spec.credential_fields
+        ],
         "configured": secret is not None,
         "enabled": secret is not None and secret.get(ENABLED) is not False,
         "verified": bool(status.verified) if status is not None else False,

@@ -1,0 +1,87 @@
+// Money and time as a person reads them. Amounts are never floats: fiat amounts are integer
+// minor units, shown with the currency's own exponent; crypto amounts are decimal strings,
+// shown exactly as the API gives them, with their currency code.
+import { h } from "./dom.js";
+
+const formatters = new Map();
+
+function currencyFormatter(currency) {
+  if (!formatters.has(currency)) {
+    let formatter = null;
+    try {
+      formatter = new Intl.NumberFormat(undefined, { style: "currency", currency });
+    } catch {
+      formatter = null; // not an ISO 4217 code (a coin): shown as a plain decimal
+    }
+    formatters.set(currency, formatter);
+  }
+  return formatters.get(currency);
+}
+
+export function exponentOf(currency) {
+  const formatter = currencyFormatter(String(currency || "").toUpperCase());
+  return formatter ? formatter.resolvedOptions().maximumFractionDigits : 0;
+}
+
+// 1234 with exponent 2 -> "12.34"; exact, by string arithmetic.
+export function minorToDecimal(minor, exponent) {
+  const negative = minor < 0;
+  let digits = String(Math.abs(minor));
+  if (exponent > 0) {
+    digits = digits.padStart(exponent + 1, "0");
+    digits = `${digits.slice(0, -exponent)}.${digits.slice(-exponent)}`;
+  }
+  return negative ? `-${digits}` : digits;
+}
+
+// "12.34" with exponent 2 -> 1234; null when it is not such an amount (never parseFloat).
+export function decimalToMinor(text, exponent) {
+  const match = /^\s*(\d+)(?:[.,](\d*))?\s*$/.exec(String(text));
+  if (!match) return null;
+  const fraction = match[2] || "";
+  if (fraction.length > exponent) return null;
+  const minor = Number(`${match[1]}${fraction.padEnd(exponent, "0")}`);
+  return Number.isSafeInteger(minor) ? minor : null;
+}
+
+export function money(amount, currency) {
+  if (amount === null || amount === undefined || amount === "") return "—";
+  const code = String(currency || "").toUpperCase();
+  if (typeof amount === "string") return `${amount} ${code}`; // crypto: exact decimal string
+  const formatter = currencyFormatter(code);
+  if (!formatter) return `${amount} ${code}`;
+  const decimal = minorToDecimal(amount, exponentOf(code));
+  // Intl formats a decimal string exactly (no float rounding on the way).
+  return formatter.format(decimal);
+}
+
+// For chart axes only (never shown as the amount itself).
+export function chartNumber(amount, currency) {
+  if (typeof amount === "string") return Number(amount);
+  return Number(minorToDecimal(amount, exponentOf(currency)));
+}
+
+const local = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
+export function utcText(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return `${date.toISOString().replace("T", " ").replace(/\.\d+Z$/, "").replace("Z", "")} UTC`;
+}
+
+// <time> in the viewer's zone, with the UTC time on hover.
+export function time(iso) {
+  if (!iso) return h("span", { class: "muted" }, "—");
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return h("span", {}, String(iso));
+  return h("time", { datetime: date.toISOString(), title: utcText(iso) }, local.format(date));
+}
+
+export function percent(rate) {
+  if (rate === null || rate === undefined) return "—";
+  return `${(rate * 100).toFixed(1)} %`;
+}
+
+export function isoDay(date) {
+  return date.toISOString().slice(0, 10);
+}
