@@ -45,6 +45,7 @@ ASSETS: dict[str, str] = {
     "api.js": JAVASCRIPT,
     "dom.js": JAVASCRIPT,
     "format.js": JAVASCRIPT,
+    "currencies.js": JAVASCRIPT,
     "ui.js": JAVASCRIPT,
     "charts.js": JAVASCRIPT,
     "view-signin.js": JAVASCRIPT,

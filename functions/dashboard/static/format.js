@@ -1,26 +1,36 @@
 // Money and time as a person reads them. Amounts are never floats: fiat amounts are integer
 // minor units, shown with the currency's own exponent; crypto amounts are decimal strings,
 // shown exactly as the API gives them, with their currency code.
+import { FIAT_EXPONENTS } from "./currencies.js";
 import { h } from "./dom.js";
 
 const formatters = new Map();
 
-function currencyFormatter(currency) {
-  if (!formatters.has(currency)) {
-    let formatter = null;
-    try {
-      formatter = new Intl.NumberFormat(undefined, { style: "currency", currency });
-    } catch {
-      formatter = null; // not an ISO 4217 code (a coin): shown as a plain decimal
-    }
-    formatters.set(currency, formatter);
-  }
-  return formatters.get(currency);
+// The exponent the API converts with (ISO 4217, payments.money), not the browser's Intl data,
+// which shows HUF, COP, IDR, PKR... without decimals: 2500 forint minor units are HUF 25.00.
+// null: not a fiat currency the API knows (a coin, whose amounts are decimal strings).
+export function exponentOf(currency) {
+  const code = String(currency || "").toUpperCase();
+  return Object.hasOwn(FIAT_EXPONENTS, code) ? FIAT_EXPONENTS[code] : null;
 }
 
-export function exponentOf(currency) {
-  const formatter = currencyFormatter(String(currency || "").toUpperCase());
-  return formatter ? formatter.resolvedOptions().maximumFractionDigits : 0;
+function currencyFormatter(code) {
+  if (!formatters.has(code)) {
+    const digits = exponentOf(code);
+    let formatter = null;
+    try {
+      formatter = new Intl.NumberFormat(undefined, {
+        style: "currency",
+        currency: code,
+        minimumFractionDigits: digits,
+        maximumFractionDigits: digits,
+      });
+    } catch {
+      formatter = null; // a code this browser's Intl does not know: shown as decimal + code
+    }
+    formatters.set(code, formatter);
+  }
+  return formatters.get(code);
 }
 
 // 1234 with exponent 2 -> "12.34"; exact, by string arithmetic.
@@ -48,17 +58,18 @@ export function money(amount, currency) {
   if (amount === null || amount === undefined || amount === "") return "—";
   const code = String(currency || "").toUpperCase();
   if (typeof amount === "string") return `${amount} ${code}`; // crypto: exact decimal string
+  const exponent = exponentOf(code);
+  if (exponent === null) return `${amount} ${code}`;
+  const decimal = minorToDecimal(amount, exponent);
   const formatter = currencyFormatter(code);
-  if (!formatter) return `${amount} ${code}`;
-  const decimal = minorToDecimal(amount, exponentOf(code));
   // Intl formats a decimal string exactly (no float rounding on the way).
-  return formatter.format(decimal);
+  return formatter ? formatter.format(decimal) : `${decimal} ${code}`;
 }
 
 // For chart axes only (never shown as the amount itself).
 export function chartNumber(amount, currency) {
   if (typeof amount === "string") return Number(amount);
-  return Number(minorToDecimal(amount, exponentOf(currency)));
+  return Number(minorToDecimal(amount, exponentOf(currency) ?? 0));
 }
 
 const local = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });

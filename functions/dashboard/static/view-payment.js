@@ -260,7 +260,7 @@ function outboxEvents(ctx, events, paymentId) {
 // is sent again after a network failure).
 function refundDialog(ctx, payment, amounts) {
   const fiat = typeof payment.amount === "number";
-  const exponent = fiat ? exponentOf(payment.currency) : 0;
+  const exponent = fiat ? (exponentOf(payment.currency) ?? 0) : 0;
   const refundable = amounts.refundable;
   const error = h("p", { class: "form-error", role: "alert", hidden: true, "data-testid": "refund-error" });
   const summary = h("p", { class: "refund-summary", "data-testid": "refund-summary" });
