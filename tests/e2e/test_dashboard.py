@@ -98,9 +98,9 @@ def _auth(key: str, idempotency: bool = False) -> dict[str, str]:
     return headers
 
 
-def _shoot(page: Page, folder: Path, name: str) -> None:
+def _shoot(page: Page, folder: Path, name: str, *, full_page: bool = True) -> None:
     path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     SCREENSHOTS_WRITTEN.append(path)
 
 
@@ -161,7 +161,6 @@ def test_a_merchant_finds_a_payment_by_e_mail_and_refunds_part_of_it(
     sign_in(page, devstack, devstack.info["api_key"])
     expect(page.get_by_test_id("page-title")).to_have_text("Payments")
     expect(page.get_by_test_id("payment-row").first).to_be_visible()
-    _shoot(page, screenshots, "payments")
 
     # The search box finds exactly that payment, by its customer's e-mail (any case).
     page.get_by_test_id("payments-search").fill(customer_payment["email"].upper())
@@ -305,16 +304,21 @@ def test_a_rejected_webhooks_raw_payload_is_shown_as_text(
     row.get_by_test_id("raw-payload-button").click()
     dialog = page.get_by_test_id("raw-payload-dialog")
     expect(dialog).to_be_visible()
+    expect(dialog.get_by_test_id("raw-payload-about")).to_contain_text("stripe · unverified")
+    expect(dialog.get_by_test_id("raw-payload-about")).to_contain_text(f"rejected_{digest}")
     payload = dialog.get_by_test_id("raw-payload")
     expect(payload).to_contain_text(f'"id": "{marker}"')
     expect(payload).to_contain_text('"note": "<b>forged</b>"')
     assert dialog.locator("b").count() == 0
-    _shoot(page, screenshots, "webhook-raw-payload")
+    _shoot(page, screenshots, "webhook-raw-payload", full_page=False)  # the modal as seen
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
     # The whole view, unfiltered, with its charts drawn.
     page.goto(f"{_dashboard(devstack)}#/webhooks")
     expect(page.get_by_test_id("inbox-row").first).to_be_visible()
+    expect(page.get_by_test_id("health-card").filter(has_text="stripe")).to_contain_text(
+        "Last rejected"
+    )
     _expect_chart_with_data(page, "chart-outcomes")
     _expect_chart_with_data(page, "chart-providers")
     _shoot(page, screenshots, "webhooks")
@@ -532,20 +536,43 @@ def test_another_tenant_finds_nothing_of_the_first_ones(
     watched.assert_clean()
 
 
-def test_screenshots_of_the_providers_and_reports_views(
+def test_screenshots_of_the_main_views_with_real_data(
     devstack: RunningDevStack, watched: Watched, screenshots: Path
 ) -> None:
+    """Written last in the module, so the list shows the payments the tests above made."""
     page = watched.page
-    sign_in(page, devstack, devstack.info["api_key"], "/providers")
+    sign_in(page, devstack, devstack.info["api_key"])
+    rows = page.get_by_test_id("payment-row")
+    expect(rows.filter(has_text="partially_refunded")).not_to_have_count(0)
+    expect(rows.filter(has_text="$45.00").first).to_be_visible()
+    _shoot(page, screenshots, "payments")
+
+    page.get_by_test_id("nav-providers").click()
     expect(page.get_by_test_id("page-title")).to_have_text("Providers")
-    expect(page.get_by_test_id("provider-card").filter(has_text="Stripe")).to_be_visible()
+    expect(page.get_by_test_id("provider-card").filter(has_text="Stripe")).to_contain_text(
+        "Webhook URL"
+    )
     _shoot(page, screenshots, "providers")
 
     page.get_by_test_id("nav-reports").click()
     expect(page.get_by_test_id("page-title")).to_have_text("Reports")
     totals = page.get_by_test_id("report-total-row").filter(has_text="stripe")
-    expect(totals.filter(has_text="USD")).to_be_visible()
+    expect(totals.filter(has_text="USD")).to_contain_text("$")
     _expect_chart_with_data(page, "chart-volume")
     _expect_chart_with_data(page, "chart-count")
     _shoot(page, screenshots, "reports")
+
+    # The list in the dark theme, and at a phone's width (rows become labelled cards).
+    page.get_by_test_id("nav-payments").click()
+    page.get_by_test_id("theme-switch").click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    expect(rows.first).to_be_visible()
+    _shoot(page, screenshots, "payments-dark")
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.get_by_test_id("nav-toggle")).to_be_visible()
+    expect(page.get_by_test_id("nav-payments")).to_be_hidden()
+    _shoot(page, screenshots, "payments-phone")
+    page.get_by_test_id("nav-toggle").click()
+    expect(page.get_by_test_id("nav-payments")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     watched.assert_clean()
