@@ -85,7 +85,7 @@ def test_a_booking_paid_in_the_browser_ends_on_a_page_that_shows_confirmed(
 def _printed_checkout(devstack: RunningDevStack) -> str:
     """The banner's `export` line and its checkout curl, ready for bash."""
     printed = devstack.printed()
-    export = re.search(r"^  (export BASE=\S+ KEY=\S+)$", printed, re.MULTILINE)
+    export = re.search(r"^  (export BASE=\S+ KEY=\S+(?: [A-Z0-9]+=\S+)*)$", printed, re.MULTILINE)
     curl = re.search(r"^  (curl -s -X POST .*?/v1/checkout)$", printed, re.MULTILINE | re.DOTALL)
     assert export, printed
     assert curl, printed
@@ -139,7 +139,14 @@ def test_the_banner_prints_the_key_once_and_every_example_uses_key(
     curls = re.findall(r"curl .*?(?=\n\S|\n  \S)", printed, re.DOTALL)
     authorized = [curl for curl in curls if "Authorization" in curl]
     assert len(authorized) >= 4
-    assert all('-H "Authorization: Bearer $KEY"' in curl for curl in authorized)
+    # Each example uses a printed variable: $KEY (the demo tenant), $KEY2 (the second tenant)
+    # or $OPKEY (the operator); none spells a key out.
+    assert all(
+        re.search(r'-H "Authorization: Bearer \$(KEY|KEY2|OPKEY)"', curl) for curl in authorized
+    ), authorized
+    assert sum('-H "Authorization: Bearer $KEY"' in curl for curl in authorized) >= 4
+    for key in (devstack.info["second_api_key"], devstack.info["operator_key"]):
+        assert printed.count(key) == 1
 
 
 def _signed_webhook(secret: str) -> tuple[bytes, str]:
