@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.conftest import ROOT
 
@@ -32,6 +32,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# What a page's answer may take on a busy machine (the API answers within seconds, a webhook's
+# effect within ten): every Playwright expectation's default, instead of its 5 s.
+BROWSER_TIMEOUT_MS = 20_000
+expect.set_options(timeout=BROWSER_TIMEOUT_MS)
 # The printed line that sets $BASE and $KEY (and the other keys) for the commands after it.
 EXPORT_LINE = re.compile(r"^  (export BASE=\S+ KEY=\S+(?: [A-Z0-9]+=\S+)*)$", re.MULTILINE)
 

@@ -20,10 +20,10 @@ import requests
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect
 
 from tests.conftest import ROOT
-from tests.e2e.conftest import SCREENSHOTS_WRITTEN, RunningDevStack, eventually
+from tests.e2e.conftest import BROWSER_TIMEOUT_MS, SCREENSHOTS_WRITTEN, RunningDevStack, eventually
 
 SCREENSHOTS = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or ROOT / "tests/e2e/screenshots")
-TIMEOUT_MS = 20_000  # a busy machine: the API answers within seconds, a webhook within ten
+TIMEOUT_MS = BROWSER_TIMEOUT_MS
 # Reported to the page by the browser when the Content-Security-Policy blocks something.
 CSP_LISTENER = """
 window.__csp = [];
@@ -31,7 +31,6 @@ document.addEventListener("securitypolicyviolation", (event) => {
   window.__csp.push(`${event.violatedDirective} ${event.blockedURI}`);
 });
 """
-expect.set_options(timeout=TIMEOUT_MS)
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 
