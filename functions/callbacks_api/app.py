@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from payments.api_models import (
-    DeliveryList,
     DeliveryPage,
     DeliveryRetryView,
     EndpointList,
@@ -172,11 +171,11 @@ def rotate_secret(endpoint_id: EndpointId) -> EndpointWithSecretView:
     "/v1/callbacks/deliveries",
     summary="What happened to one event at each endpoint, or the tenant's deliveries",
     description=(
-        "With `event_id`: that event's delivery to each endpoint (or to `endpoint_id`), "
-        '`{"data"}`. Without: the tenant\'s deliveries (kept 30 days), newest first, filtered '
-        "by `status` and `endpoint_id`, each with its attempts and `created_at`, cursor-"
-        "paginated (`next_cursor`; a page may hold fewer than `limit` and still have a "
-        "cursor). `limit` and `cursor` are for the list only."
+        "With `event_id`: that event's delivery to each endpoint (or to `endpoint_id`), one "
+        "whole page (`next_cursor` null). Without: the tenant's deliveries (kept 30 days), "
+        "newest first, filtered by `status` and `endpoint_id`. Each with its attempts and "
+        "`created_at`; the list is cursor-paginated (`next_cursor`; a page may hold fewer "
+        "than `limit` and still have a cursor). `limit` and `cursor` are for the list only."
     ),
     tags=TAGS,
     responses=api_responses(200, DeliveryPage, "The deliveries", 400, *AUTHORIZED_ERRORS),
@@ -205,7 +204,7 @@ def list_deliveries(
             description="The previous page's next_cursor",
         ),
     ] = None,
-) -> DeliveryPage | DeliveryList:
+) -> DeliveryPage:
     tenant_id = tenant_id_of(app)
     if event_id is not None:
         if status is not None or limit is not None or cursor is not None:
@@ -213,8 +212,12 @@ def list_deliveries(
                 "status, limit and cursor are for the list without event_id",
                 code="invalid_query",
             )
-        return DeliveryList.model_validate(
-            {"data": callbacks.list_deliveries(tenant_id, event_id, endpoint_id)}
+        # The documented page, whole: one event has a delivery per endpoint at most.
+        return DeliveryPage.model_validate(
+            {
+                "data": callbacks.list_deliveries(tenant_id, event_id, endpoint_id),
+                "next_cursor": None,
+            }
         )
     return DeliveryPage.model_validate(
         callbacks.list_tenant_deliveries(

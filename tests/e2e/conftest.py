@@ -15,10 +15,27 @@ from typing import Any
 
 import pytest
 import requests
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.conftest import ROOT
 
 STARTUP_TIMEOUT = 120
+# The browser tests drive Debian's chromium through Playwright (`make e2e` installs chromium
+# when it is missing; Playwright never downloads a browser here).
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# What a page's answer may take on a busy machine (the API answers within seconds, a webhook's
+# effect within ten): every Playwright expectation's default, instead of its 5 s.
+BROWSER_TIMEOUT_MS = 20_000
+expect.set_options(timeout=BROWSER_TIMEOUT_MS)
 # The printed line that sets $BASE and $KEY (and the other keys) for the commands after it.
 EXPORT_LINE = re.compile(r"^  (export BASE=\S+ KEY=\S+(?: [A-Z0-9]+=\S+)*)$", re.MULTILINE)
 
@@ -168,3 +185,31 @@ def devstack_aws(devstack: RunningDevStack, monkeypatch: pytest.MonkeyPatch) -> 
     reset_settings()
     yield
     reset_settings()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, headless, for one test module."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} not found: the browser tests need Debian's chromium. `make e2e` installs "
+            "it (apt-get install -y chromium, as root); or set CHROMIUM to another chromium."
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+# Screenshots the browser tests wrote in this run (tests/e2e/test_dashboard.py), named at the end.
+SCREENSHOTS_WRITTEN: list[Path] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if SCREENSHOTS_WRITTEN:
+        folders = sorted({str(shot.parent) for shot in SCREENSHOTS_WRITTEN})
+        terminalreporter.write_sep("-", "dashboard screenshots")
+        terminalreporter.write_line(
+            f"{len(SCREENSHOTS_WRITTEN)} screenshots in {', '.join(folders)}: "
+            + ", ".join(shot.name for shot in SCREENSHOTS_WRITTEN)
+        )

@@ -72,7 +72,8 @@ export function chartNumber(amount, currency) {
   return Number(minorToDecimal(amount, exponentOf(currency) ?? 0));
 }
 
-const local = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+const localDay = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+const localTime = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
 
 export function utcText(iso) {
   const date = new Date(iso);
@@ -85,7 +86,10 @@ export function time(iso) {
   if (!iso) return h("span", { class: "muted" }, "—");
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return h("span", {}, String(iso));
-  return h("time", { datetime: date.toISOString(), title: utcText(iso) }, local.format(date));
+  // The day and the time each kept whole: a narrow column wraps between them, not inside.
+  return h("time", { datetime: date.toISOString(), title: utcText(iso) },
+    h("span", { class: "nowrap" }, localDay.format(date)), " ",
+    h("span", { class: "nowrap" }, localTime.format(date)));
 }
 
 export function percent(rate) {

@@ -171,14 +171,17 @@ function ledger(entries) {
 
 export async function showRawPayload(entryId) {
   const pre = h("pre", { class: "payload", "data-testid": "raw-payload" }, "Loading…");
+  // What the entry is, once loaded (its inbox id is an opaque cursor-like token, not a title).
+  const about = h("p", { class: "muted", "data-testid": "raw-payload-about" });
   const dialog = openDialog({
-    title: `Raw payload ${entryId}`,
+    title: "Raw payload",
     testid: "raw-payload-dialog",
-    body: [h("p", { class: "muted" }, "As the provider sent it (shown as text, never run)."), pre],
+    body: [about, h("p", { class: "muted" }, "As the provider sent it (shown as text, never run)."), pre],
     actions: [h("button", { type: "button", class: "button", onclick: () => dialog.close() }, "Close")],
   });
   try {
     const entry = await api(`v1/webhooks/inbox/${encodeURIComponent(entryId)}`);
+    mount(about, `${entry.provider} · ${entry.event_type} · `, badge(entry.status), " · ", time(entry.received_at), h("br", {}), code(entry.event_id));
     let payload = entry.payload;
     try {
       payload = JSON.stringify(JSON.parse(payload), null, 2);

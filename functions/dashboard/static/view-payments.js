@@ -13,14 +13,16 @@ export const PAYMENT_STATUSES = [
   "partially_refunded", "refunded", "disputed", "settled",
 ];
 
+// The amount beside the status: when the long ids and texts make the table scroll sideways,
+// what a payment is worth and where it stands are still in view.
 export const COLUMNS = [
   { label: "Created", cell: (p) => time(p.created_at) },
   { label: "Payment", cell: (p) => h("a", { href: `#/payments/${encodeURIComponent(p.payment_id)}`, "data-testid": "payment-link" }, p.payment_id) },
   { label: "Status", cell: (p) => badge(p.status) },
-  { label: "Provider", cell: (p) => p.provider },
-  { label: "Payable", cell: (p) => `${p.payable_type} / ${p.payable_id}` },
-  { label: "Description", cell: (p) => p.description, class: "wrap" },
   { label: "Amount", cell: (p) => money(p.amount, p.currency), class: "num" },
+  { label: "Provider", cell: (p) => p.provider },
+  { label: "Payable", cell: (p) => `${p.payable_type} / ${p.payable_id}`, class: "wrap" },
+  { label: "Description", cell: (p) => p.description, class: "wrap" },
 ];
 
 function filtersOf(params) {

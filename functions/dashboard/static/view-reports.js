@@ -42,8 +42,9 @@ export async function render(ctx) {
   const currencies = [...new Set(report.days.map((d) => d.currency))].sort();
   const cell = (date, name, key) => report.days.find((d) => d.date === date && `${d.provider} ${d.currency}` === name)?.[key];
 
+  // One volume chart per currency that captured something: a chart of zeros says nothing.
   const volumeCharts = [];
-  for (const currency of currencies) {
+  for (const currency of currencies.filter((c) => report.days.some((d) => d.currency === c && Number(d.volume) !== 0))) {
     const names = series.filter((name) => name.endsWith(` ${currency}`));
     volumeCharts.push(await chart(ctx, {
       labels: dates,
@@ -78,7 +79,9 @@ export async function render(ctx) {
       { label: "Success rate", cell: (t) => percent(t.success_rate), class: "num" },
       { label: "Refund rate", cell: (t) => percent(t.refund_rate), class: "num" },
     ], report.totals, { testid: "report-totals", rowTestid: "report-total-row" })),
-    section("Charts", h("div", { class: "chart-grid" }, volumeCharts, countChart)),
+    section("Charts", h("div", { class: "chart-grid" },
+      volumeCharts.length ? volumeCharts : emptyState("No captured volume in this range.", "Volume is what succeeded payments captured; the payments per day are beside."),
+      countChart)),
     section("Per day", h("details", {}, h("summary", {}, `${report.days.length} rows`), table([
       { label: "Day", cell: (d) => d.date },
       { label: "Provider", cell: (d) => d.provider },

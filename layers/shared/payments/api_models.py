@@ -359,10 +359,6 @@ class DeliveryView(_View):
     next_attempt_at: Timestamp | None
 
 
-class DeliveryList(_View):
-    data: list[DeliveryView]
-
-
 class ListedDeliveryView(DeliveryView):
     created_at: Timestamp
 

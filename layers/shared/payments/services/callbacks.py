@@ -566,7 +566,8 @@ def deliver(task: dict[str, Any]) -> str:
 
 
 def list_deliveries(tenant_id: str, event_id: str, endpoint_id: str | None) -> list[dict[str, Any]]:
-    """Every delivery of ``event_id`` (to one endpoint or all), with every attempt."""
+    """Every delivery of ``event_id`` (to one endpoint or all), with every attempt and its
+    ``created_at``, as the tenant's delivery list shows each."""
     if endpoint_id:
         endpoint_ids = [endpoint_id]
     else:
@@ -577,7 +578,9 @@ def list_deliveries(tenant_id: str, event_id: str, endpoint_id: str | None) -> l
             delivery_id_for(tenant_id, event_id, endpoint)
         )
         if delivery is not None and delivery.tenant_id == tenant_id:
-            views.append(_delivery_view(delivery, attempts))
+            view = _delivery_view(delivery, attempts)
+            view["created_at"] = rfc3339(delivery.created_at)
+            views.append(view)
     return views
 
 
