@@ -257,6 +257,19 @@ def _expect_chart_with_data(page: Page, testid: str) -> None:
         arg=testid,
         timeout=TIMEOUT_MS,
     )
+    # Each chart's value axis fits its values: the tallest fills a visible part of it (a whole-
+    # number axis from 0 to 1 would flatten 0.0014 BTC to nothing).
+    for title, tallest, axis_max in page.evaluate(
+        """(testid) => [...document.querySelectorAll(`[data-testid=${testid}] canvas`)].map(
+            (canvas) => {
+                const chart = globalThis.Chart.getChart(canvas);
+                const values = chart.data.datasets.flatMap((set) => set.data.map(Number));
+                return [canvas.getAttribute("aria-label"), Math.max(...values), chart.scales.y.max];
+            })""",
+        testid,
+    ):
+        assert tallest <= axis_max, (title, tallest, axis_max)
+        assert tallest == 0 or tallest >= axis_max / 20, (title, tallest, axis_max)
 
 
 def _provider(devstack: RunningDevStack, name: str) -> dict[str, Any]:

@@ -27,8 +27,9 @@ export function colour(index) {
   return style.getPropertyValue(PALETTE[index % PALETTE.length]).trim() || "#888";
 }
 
-// A chart in its own box; destroyed when the view closes. kind: bar|line.
-export async function chart(ctx, { kind = "bar", labels, datasets, stacked = false, title, testid, valueLabel }) {
+// A chart in its own box; destroyed when the view closes. kind: bar|line. counts: whole
+// numbers on the value axis (false for amounts: 0.0014 BTC needs decimal ticks).
+export async function chart(ctx, { kind = "bar", labels, datasets, stacked = false, title, testid, valueLabel, counts = true }) {
   const canvas = h("canvas", { role: "img", "aria-label": title });
   const box = h("figure", { class: "chart", "data-testid": testid }, h("figcaption", {}, title), h("div", { class: "chart-box" }, canvas));
   const Chart = await loadChartLibrary();
@@ -47,7 +48,7 @@ export async function chart(ctx, { kind = "bar", labels, datasets, stacked = fal
           backgroundColor: colour(i),
           borderColor: colour(i),
           borderWidth: kind === "line" ? 2 : 0,
-          tension: 0.2,
+          tension: 0, // straight lines: a curve between two days' counts would invent values
         })),
       },
       options: {
@@ -61,7 +62,7 @@ export async function chart(ctx, { kind = "bar", labels, datasets, stacked = fal
         },
         scales: {
           x: { stacked, ticks: { color: text }, grid: { color: grid } },
-          y: { stacked, beginAtZero: true, ticks: { color: text, precision: 0 }, grid: { color: grid } },
+          y: { stacked, beginAtZero: true, ticks: counts ? { color: text, precision: 0 } : { color: text }, grid: { color: grid } },
         },
       },
     });

@@ -49,6 +49,7 @@ export async function render(ctx) {
     volumeCharts.push(await chart(ctx, {
       labels: dates,
       stacked: true,
+      counts: false,
       title: `Captured volume per day, ${currency}`,
       testid: "chart-volume",
       datasets: names.map((name) => ({ label: name.split(" ")[0], data: dates.map((date) => chartNumber(cell(date, name, "volume") ?? 0, currency)) })),
