@@ -28,6 +28,8 @@ from payments.config import get_settings
 from payments.http import (
     AUTHORIZED_ERRORS,
     BODY_ERRORS,
+    PageCursor,
+    PageLimit,
     api_responses,
     create_resolver,
     operator_of,
@@ -260,18 +262,8 @@ def verify_ledger(body: LedgerVerifyBody) -> LedgerVerifyView:
     responses=api_responses(200, AuditPage, "One page of the log", 400, *OPERATOR_ERRORS),
 )
 def list_audit(
-    limit: Annotated[
-        int | None, Query(ge=1, le=100, description="Page size, 1-100 (default 25)")
-    ] = None,
-    cursor: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=512,
-            pattern=r"^[A-Za-z0-9_\-]+$",
-            description="The previous page's next_cursor",
-        ),
-    ] = None,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
 ) -> AuditPage:
     operator_of(app)
     return AuditPage.model_validate(

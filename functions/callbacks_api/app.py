@@ -22,6 +22,8 @@ from payments.http import (
     AUTHORIZED_ERRORS,
     BODY_ERRORS,
     Omittable,
+    PageCursor,
+    PageLimit,
     api_responses,
     create_resolver,
     id_path,
@@ -192,18 +194,8 @@ def list_deliveries(
             description="pending, delivered, failed or endpoint_disabled (the list only)",
         ),
     ] = None,
-    limit: Annotated[
-        int | None, Query(ge=1, le=100, description="Page size, 1-100 (default 25)")
-    ] = None,
-    cursor: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=2048,
-            pattern=r"^[A-Za-z0-9_\-]+$",
-            description="The previous page's next_cursor",
-        ),
-    ] = None,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
 ) -> DeliveryPage:
     tenant_id = tenant_id_of(app)
     if event_id is not None:

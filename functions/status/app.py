@@ -17,6 +17,7 @@ from payments.errors import NotFoundError, PaymentsError
 from payments.http import (
     AUTHORIZED_ERRORS,
     PAYABLE_PATTERN,
+    PageLimit,
     api_responses,
     create_resolver,
     id_path,
@@ -289,9 +290,7 @@ def list_payments(
             description="The provider's id of the payment, e.g. ws_CO_...",
         ),
     ] = None,
-    limit: Annotated[
-        int | None, Query(ge=1, le=100, description="Page size, 1-100 (default 25)")
-    ] = None,
+    limit: PageLimit = None,
     cursor: Annotated[
         str | None,
         Query(

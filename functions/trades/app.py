@@ -16,6 +16,7 @@ from payments.http import (
     BODY_ERRORS,
     IdempotencyKey,
     Omittable,
+    PageLimit,
     api_responses,
     create_resolver,
     id_path,
@@ -128,9 +129,7 @@ def list_trades(
         Literal["pending", "in_transit", "overdue", "settled", "failed", "reversed"] | None,
         Query(description="The settlement state"),
     ] = None,
-    limit: Annotated[
-        int | None, Query(ge=1, le=100, description="Page size, 1-100 (default 25)")
-    ] = None,
+    limit: PageLimit = None,
     cursor: Annotated[
         str | None,
         Query(min_length=1, max_length=2048, description="The previous page's next_cursor"),

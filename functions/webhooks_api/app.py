@@ -19,7 +19,14 @@ from payments.api_models import (
 )
 from payments.config import get_settings
 from payments.errors import PaymentsError
-from payments.http import AUTHORIZED_ERRORS, api_responses, create_resolver, tenant_id_of
+from payments.http import (
+    AUTHORIZED_ERRORS,
+    PageCursor,
+    PageLimit,
+    api_responses,
+    create_resolver,
+    tenant_id_of,
+)
 from payments.observability import observed
 from payments.services import webhook_stats
 
@@ -148,18 +155,8 @@ def list_inbox(
             description="Only entries with exactly this reason, e.g. invalid_signature",
         ),
     ] = None,
-    limit: Annotated[
-        int | None, Query(ge=1, le=100, description="Page size, 1-100 (default 25)")
-    ] = None,
-    cursor: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=1024,
-            pattern=r"^[A-Za-z0-9_\-]+$",
-            description="The previous page's next_cursor",
-        ),
-    ] = None,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
 ) -> InboxPage:
     return InboxPage.model_validate(
         webhook_stats.inbox_page(

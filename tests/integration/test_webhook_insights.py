@@ -396,6 +396,8 @@ def test_a_failing_counter_write_never_fails_the_webhook(
         ("inbox.json", {"since": "0001-01-01T00:00:00+01:00"}, "invalid_query"),
         ("inbox.json", {"limit": "101"}, "value_out_of_range"),
         ("inbox.json", {"cursor": "bm90LWEtY3Vyc29y"}, "invalid_cursor"),
+        ("inbox.json", {"cursor": "A" * 2048}, "invalid_cursor"),
+        ("inbox.json", {"cursor": "A" * 2049}, "value_too_long"),
     ],
 )
 def test_bad_parameters_are_400_with_a_code(

@@ -283,6 +283,18 @@ PayableId = Annotated[
     ),
 ]
 
+# Every list route's page size and cursor (the previous page's opaque next_cursor, base64url).
+PageLimit = Annotated[int | None, Query(ge=1, le=100, description="Page size, 1-100 (default 25)")]
+PageCursor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=2048,
+        pattern=r"^[A-Za-z0-9_\-]+$",
+        description="The previous page's next_cursor",
+    ),
+]
+
 IdempotencyKey = Annotated[
     str,
     Header(
