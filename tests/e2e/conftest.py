@@ -78,6 +78,24 @@ class RunningDevStack:
         assert command.count("curl") == 1, printed
         return f"{export.group(1)}\n{command}"
 
+    def run_printed_curl(self, curl_pattern: str) -> Any:
+        """The printed ``export BASE=... KEY=...`` line and the printed one-line curl that
+        ``curl_pattern`` matches (a regex of the whole line after its indent), run with bash
+        as pasted; its JSON answer."""
+        printed = self.printed()
+        export = EXPORT_LINE.search(printed)
+        curl = re.search(rf"^  ({curl_pattern})$", printed, re.MULTILINE)
+        assert export, printed
+        assert curl, printed
+        result = subprocess.run(
+            ["bash", "-c", f"{export.group(1)}\n{curl.group(1)}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return json.loads(result.stdout)
+
     def run_printed(self, route: str) -> dict[str, Any]:
         """Run :meth:`printed_command` with bash, as pasted; its JSON answer."""
         result = subprocess.run(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 
 import requests
 
-from tests.e2e.conftest import EXPORT_LINE, RunningDevStack
+from tests.e2e.conftest import RunningDevStack
 
 
 def _auth(key: str) -> dict[str, str]:
@@ -21,22 +19,9 @@ def test_make_dev_prints_a_working_curl_and_the_key(devstack: RunningDevStack) -
     assert info["api_key"] in printed
     assert info["api_base_url"] in printed
     # The printed `export` line, then the printed curl for the demo payment, run as printed.
-    export = EXPORT_LINE.search(printed)
-    match = re.search(
-        r"^  (curl -s -H \"Authorization: Bearer \$KEY\" \$BASE/v1/payments/pay_\S+)$",
-        printed,
-        re.MULTILINE,
+    payment = devstack.run_printed_curl(
+        r"curl -s -H \"Authorization: Bearer \$KEY\" \$BASE/v1/payments/pay_\S+"
     )
-    assert export, printed
-    assert match, printed
-    result = subprocess.run(
-        ["bash", "-c", f"{export.group(1)}\n{match.group(1)}"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    payment = json.loads(result.stdout)
     assert payment["payment_id"] == info["demo_payment_id"]
     assert payment["status"] == "created"
     assert payment["history"][0]["source"] == "devstack"

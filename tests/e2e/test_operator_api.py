@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import re
-import subprocess
-
 import requests
 
-from tests.e2e.conftest import EXPORT_LINE, RunningDevStack
+from tests.e2e.conftest import RunningDevStack
 
 
 def _auth(key: str) -> dict[str, str]:
@@ -29,23 +25,10 @@ def test_a_merchant_key_is_refused_and_the_printed_operator_curl_lists_two_tenan
         requests.get(payments, headers=_auth(info["operator_key"]), timeout=10).status_code == 403
     )
 
-    printed = devstack.printed()
-    export = EXPORT_LINE.search(printed)
-    curl = re.search(
-        r"^  (curl -s -H \"Authorization: Bearer \$OPKEY\" \$BASE/v1/admin/tenants)$",
-        printed,
-        re.MULTILINE,
+    answer = devstack.run_printed_curl(
+        r"curl -s -H \"Authorization: Bearer \$OPKEY\" \$BASE/v1/admin/tenants"
     )
-    assert export, printed
-    assert curl, printed
-    result = subprocess.run(
-        ["bash", "-c", f"{export.group(1)}\n{curl.group(1)}"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    listed = {t["tenant_id"]: t for t in json.loads(result.stdout)["data"]}
+    listed = {t["tenant_id"]: t for t in answer["data"]}
     assert {info["tenant_id"], info["second_tenant_id"]} <= set(listed)
     assert listed[info["second_tenant_id"]]["name"] == info["second_tenant_name"]
     first_key = listed[info["tenant_id"]]["api_keys"][0]
