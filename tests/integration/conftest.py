@@ -6,7 +6,7 @@ import copy
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.client
 import pytest
@@ -20,6 +20,9 @@ from devstack.template import LocalStack, load_template
 from payments.config import reset_settings
 from tests.integration.botocore_models import share_loaded_models
 from tests.integration.moto_state import MotoSnapshot
+
+if TYPE_CHECKING:
+    from tests.integration.test_callbacks import Merchant
 
 
 @dataclass(frozen=True)
@@ -140,3 +143,25 @@ def daraja(
     daraja_sandbox.chaos = ChaosSettings()
     yield daraja_sandbox
     daraja_sandbox.settings, daraja_sandbox.chaos = Settings(), ChaosSettings()
+
+
+# --- merchant callback endpoints on localhost (test_callbacks.py's Merchant) ---------------
+
+
+@pytest.fixture
+def merchants() -> Iterator[list[Merchant]]:
+    """The local merchant endpoints a test starts; stopped after it."""
+    started: list[Merchant] = []
+    yield started
+    for merchant in started:
+        merchant.stop()
+
+
+@pytest.fixture
+def local_callbacks(aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
+    """Callbacks to localhost allowed, retries on a fast clock, short attempt timeouts."""
+    monkeypatch.setenv("ALLOW_LOCAL_CALLBACK_URLS", "true")
+    monkeypatch.setenv("CALLBACK_RETRY_TIME_SCALE", "0.00001")  # three days in ~2.6 s
+    monkeypatch.setenv("CALLBACK_TIMEOUT_SECONDS", "0.5")
+    reset_settings()
+    return aws

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,7 +17,7 @@ import typer
 
 from devstack.lambdas import FunctionRegistry
 from devstack.template import LocalStack
-from payments.config import get_settings, reset_settings
+from payments.config import get_settings
 from tests.conftest import load_event
 from tests.integration.helpers import new_tenant
 
@@ -63,23 +62,6 @@ class Merchant:
     def stop(self) -> None:
         if self.server:
             self.server.shutdown()
-
-
-@pytest.fixture
-def merchants() -> Iterator[list[Merchant]]:
-    started: list[Merchant] = []
-    yield started
-    for merchant in started:
-        merchant.stop()
-
-
-@pytest.fixture
-def local_callbacks(aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
-    monkeypatch.setenv("ALLOW_LOCAL_CALLBACK_URLS", "true")
-    monkeypatch.setenv("CALLBACK_RETRY_TIME_SCALE", "0.00001")  # three days in ~2.6 s
-    monkeypatch.setenv("CALLBACK_TIMEOUT_SECONDS", "0.5")
-    reset_settings()
-    return aws
 
 
 def _api(functions: FunctionRegistry, tenant: str, method: str, path: str, body: Any = None) -> Any:

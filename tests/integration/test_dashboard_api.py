@@ -10,7 +10,6 @@ import base64
 import csv
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +19,6 @@ import pytest
 
 from devstack.lambdas import FunctionRegistry
 from devstack.template import LocalStack
-from payments.config import reset_settings
 from payments.domain.payment import Customer, Payment
 from payments.domain.states import PaymentStatus
 from payments.services.transitions import create_payment
@@ -609,23 +607,6 @@ def test_a_report_past_its_read_budget_says_truncated(
 
 
 # --- callbacks: deliveries, switching endpoints, the test ping ------------------------------
-
-
-@pytest.fixture
-def merchants() -> Iterator[list[Merchant]]:
-    started: list[Merchant] = []
-    yield started
-    for merchant in started:
-        merchant.stop()
-
-
-@pytest.fixture
-def local_callbacks(aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
-    monkeypatch.setenv("ALLOW_LOCAL_CALLBACK_URLS", "true")
-    monkeypatch.setenv("CALLBACK_RETRY_TIME_SCALE", "0.00001")
-    monkeypatch.setenv("CALLBACK_TIMEOUT_SECONDS", "0.5")
-    reset_settings()
-    return aws
 
 
 def _callbacks(
