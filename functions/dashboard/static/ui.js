@@ -92,6 +92,22 @@ export function notify(message, tone = "good") {
 }
 
 // A modal <dialog>: Escape closes it (the browser's cancel), focus moves into it and back.
+// A button's click handler: the button is disabled while `run` works, and a failure is told
+// (its code and message, as text) instead of lost.
+export function guarded(label, run) {
+  return async (event) => {
+    const button = event.currentTarget;
+    button.disabled = true;
+    try {
+      await run();
+    } catch (error) {
+      notify(`${label} failed (${error.code}): ${error.message}`, "bad");
+    } finally {
+      button.disabled = false;
+    }
+  };
+}
+
 export function openDialog({ title, testid, body, actions, onClose }) {
   const opener = document.activeElement;
   const dialog = h(

@@ -4,28 +4,14 @@ import { api } from "./api.js";
 import { h, mount } from "./dom.js";
 import { money, percent, time } from "./format.js";
 import {
-  badge, code, confirmAction, emptyState, errorState, field, formValues, loading, notify,
-  pageHeader, section, showSecretOnce, table, tableRow,
+  badge, code, confirmAction, emptyState, errorState, field, formValues, guarded, loading,
+  notify, pageHeader, section, showSecretOnce, table, tableRow,
 } from "./ui.js";
 
 const VIEWS = { tenants, search, health, dlq, ledger, audit };
 
 export async function render(ctx) {
   await VIEWS[ctx.match[1]](ctx);
-}
-
-function guarded(label, run) {
-  return async (event) => {
-    const button = event.currentTarget;
-    button.disabled = true;
-    try {
-      await run();
-    } catch (error) {
-      notify(`${label} failed (${error.code}): ${error.message}`, "bad");
-    } finally {
-      button.disabled = false;
-    }
-  };
 }
 
 async function tenants(ctx) {

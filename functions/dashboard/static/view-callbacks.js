@@ -5,7 +5,7 @@ import { h, mount } from "./dom.js";
 import { time } from "./format.js";
 import {
   autoRefresh, badge, code, confirmAction, emptyState, errorState, field, filterForm,
-  formValues, loading, notify, pageHeader, section, showSecretOnce, table,
+  formValues, guarded, loading, notify, pageHeader, section, showSecretOnce, table,
 } from "./ui.js";
 import { deliveriesTable } from "./view-payment.js";
 
@@ -35,20 +35,10 @@ export async function render(ctx) {
   }
 
   function action(label, testid, run, { danger = false } = {}) {
-    const button = h("button", {
+    return h("button", {
       type: "button", class: `button small${danger ? " danger" : ""}`, "data-testid": testid,
-      onclick: async () => {
-        button.disabled = true;
-        try {
-          await run();
-        } catch (error) {
-          notify(`${label} failed (${error.code}): ${error.message}`, "bad");
-        } finally {
-          button.disabled = false;
-        }
-      },
+      onclick: guarded(label, run),
     }, label);
-    return button;
   }
 
   function endpointActions(endpoint) {

@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { h, mount } from "./dom.js";
 import { decimalToMinor, exponentOf, minorToDecimal, money, time } from "./format.js";
 import {
-  badge, code, emptyState, errorState, keyValues, loading, notify, openDialog,
+  badge, code, emptyState, errorState, guarded, keyValues, loading, notify, openDialog,
   pageHeader, section, table,
 } from "./ui.js";
 
@@ -232,22 +232,14 @@ function attempts(list) {
 }
 
 function retryButton(delivery, onRetried) {
-  const button = h("button", {
+  return h("button", {
     type: "button", class: "button small", "data-testid": "delivery-retry",
-    onclick: async () => {
-      button.disabled = true;
-      try {
-        await api(`v1/callbacks/deliveries/${encodeURIComponent(delivery.delivery_id)}/retry`, { method: "POST" });
-        notify(`Delivery ${delivery.delivery_id} queued again.`);
-        if (onRetried) onRetried();
-      } catch (error) {
-        notify(`Retry failed (${error.code}): ${error.message}`, "bad");
-      } finally {
-        button.disabled = false;
-      }
-    },
+    onclick: guarded("Retry", async () => {
+      await api(`v1/callbacks/deliveries/${encodeURIComponent(delivery.delivery_id)}/retry`, { method: "POST" });
+      notify(`Delivery ${delivery.delivery_id} queued again.`);
+      if (onRetried) onRetried();
+    }),
   }, "Retry");
-  return button;
 }
 
 function outboxEvents(ctx, events, paymentId) {
