@@ -519,9 +519,11 @@ def test_the_operator_sees_both_tenants_and_a_merchant_key_is_no_operator(
     )
     assert refused in (401, 403), refused
     page.get_by_test_id("sign-out").click()
+    expect(page.get_by_test_id("signin-form")).to_be_visible()
 
     # A merchant key dressed as an operator's is refused at sign-in.
     page.get_by_test_id("signin-key").fill(f"opk_{info['api_key']}")
+    expect(page.get_by_test_id("signin-key")).to_have_value(f"opk_{info['api_key']}")
     page.get_by_test_id("signin-submit").click()
     expect(page.get_by_test_id("signin-error")).to_contain_text("refused this key")
     expect(page.get_by_test_id("sign-out")).to_be_hidden()

@@ -85,7 +85,11 @@ export async function api(path, options = {}) {
     cache: "no-store",
     referrerPolicy: "no-referrer",
   };
-  if (key) request.headers.Authorization = `Bearer ${key}`;
+  if (!key) {
+    // Signed out (a view left over from before, say): nothing to ask without a key.
+    throw new ApiError(401, "signed_out", "Sign in to use the dashboard.");
+  }
+  request.headers.Authorization = `Bearer ${key}`;
   if (body !== undefined) {
     request.headers["Content-Type"] = "application/json";
     request.body = JSON.stringify(body);

@@ -186,7 +186,9 @@ async function route() {
       path,
       navigate,
       message: signInMessage,
-      onCleanup: (fn) => cleanups.push(fn),
+      // A view that registers a timer after the person moved on stops it at once: a stale
+      // view never keeps polling (nor calls the API after a sign-out).
+      onCleanup: (fn) => (mine === generation ? cleanups.push(fn) : fn()),
       isCurrent: () => mine === generation,
     };
     signInMessage = "";
@@ -202,9 +204,10 @@ async function route() {
 
 window.addEventListener("hashchange", route);
 window.addEventListener("dashboard:signed-out", (event) => {
+  // Already on the sign-in page: leave the form (and what is being typed in it) alone.
+  if (parseHash().path === "/signin") return;
   signInMessage = event.detail;
-  if (parseHash().path !== "/signin") navigate("/signin", { next: parseHash().path });
-  else route();
+  navigate("/signin", { next: parseHash().path });
 });
 window.addEventListener("dashboard:session", () => renderNav(parseHash().path));
 systemDark.addEventListener("change", applyTheme);
