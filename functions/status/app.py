@@ -17,10 +17,12 @@ from payments.errors import NotFoundError, PaymentsError
 from payments.http import (
     AUTHORIZED_ERRORS,
     PAYABLE_PATTERN,
+    RFC3339_PATTERN,
     PageLimit,
     api_responses,
     create_resolver,
     id_path,
+    parse_instant,
     tenant_id_of,
 )
 from payments.observability import observed
@@ -29,11 +31,6 @@ from payments.services import payment_search, status
 app = create_resolver()
 
 PaymentId = Annotated[str, id_path("The payment's id (pay_...)")]
-# RFC 3339 date-time with a required offset (as GET /v1/webhooks/inbox's since).
-RFC3339_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
-    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
-)
 _NAME = r"^[a-z][a-z0-9_]*$"
 StatusFilter = Annotated[
     str | None,
@@ -101,8 +98,8 @@ def _filters(
         provider=provider,
         payable_type=payable_type,
         currency=currency.upper() if currency else None,
-        created_from=payment_search.parse_instant(created_from, "created_from"),
-        created_to=payment_search.parse_instant(created_to, "created_to"),
+        created_from=parse_instant(created_from, "created_from"),
+        created_to=parse_instant(created_to, "created_to"),
     )
 
 

@@ -5,7 +5,6 @@ Read-only, scoped to the caller's tenant (docs/webhooks.md has the rules and the
 exactness).
 """
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -18,13 +17,14 @@ from payments.api_models import (
     WebhookStatsList,
 )
 from payments.config import get_settings
-from payments.errors import PaymentsError
 from payments.http import (
     AUTHORIZED_ERRORS,
+    RFC3339_PATTERN,
     PageCursor,
     PageLimit,
     api_responses,
     create_resolver,
+    parse_instant,
     tenant_id_of,
 )
 from payments.observability import observed
@@ -33,12 +33,6 @@ from payments.services import webhook_stats
 app = create_resolver()
 
 TAGS = ["webhooks"]
-# RFC 3339 date-time with a required offset. A pydantic datetime would also take a number
-# ("0.5" as seconds since the epoch) or a bare date, which the document does not promise.
-RFC3339_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
-    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
-)
 ProviderQuery = Annotated[
     str | None,
     Query(
@@ -48,17 +42,6 @@ ProviderQuery = Annotated[
         description="Only this provider (one that sends webhooks, e.g. stripe, mpesa)",
     ),
 ]
-
-
-def _instant(value: str | None, name: str = "since") -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value.upper())
-    except ValueError:
-        raise PaymentsError(
-            f"{name} is not a valid RFC 3339 date-time", code="invalid_query"
-        ) from None
 
 
 @app.get(
@@ -163,11 +146,11 @@ def list_inbox(
             tenant_id_of(app),
             provider=provider,
             status=status,
-            since=_instant(since),
+            since=parse_instant(since, "since"),
             limit=limit or get_settings().default_page_size,
             cursor=cursor,
             reason=reason,
-            until=_instant(until, "until"),
+            until=parse_instant(until, "until"),
         )
     )
 

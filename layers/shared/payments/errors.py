@@ -30,6 +30,13 @@ class NotFoundError(PaymentsError):
     code = "not_found"
 
 
+class InvalidQueryError(PaymentsError):
+    """A query parameter that passed its pattern but means nothing (a range backwards, a date
+    out of range, a filter no value has)."""
+
+    code = "invalid_query"
+
+
 class UnauthorizedError(PaymentsError):
     status = HTTPStatus.UNAUTHORIZED
     code = "unauthorized"

@@ -17,6 +17,7 @@ import binascii
 import json
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -37,7 +38,7 @@ from payments.auth_context import (
     is_operator,
     operator_context,
 )
-from payments.errors import ForbiddenError, PaymentsError, UnauthorizedError
+from payments.errors import ForbiddenError, InvalidQueryError, PaymentsError, UnauthorizedError
 from payments.logs import function_logger
 from payments.money import MoneyError
 
@@ -282,6 +283,28 @@ PayableId = Annotated[
         description="your object's id, e.g. bk_1001 (letters, digits, _ . : -)",
     ),
 ]
+
+# RFC 3339 date-time with a required offset. A pydantic datetime would also take a number
+# ("0.5" as seconds since the epoch) or a bare date, which the document does not promise.
+RFC3339_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def parse_instant(value: str | None, name: str) -> datetime | None:
+    """A query's RFC 3339 date-time (its pattern checked the form) in UTC; 400 invalid_query
+    for one that is no real moment (February 30th, before year 1 in UTC)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            raise ValueError(name)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InvalidQueryError(f"{name} is not a valid RFC 3339 date-time") from None
+
 
 # Every list route's page size and cursor (the previous page's opaque next_cursor, base64url).
 PageLimit = Annotated[int | None, Query(ge=1, le=100, description="Page size, 1-100 (default 25)")]

@@ -25,7 +25,7 @@ from typing import Any
 from pynamodb.expressions.condition import Condition
 
 from payments.domain.payment import Payment
-from payments.errors import PaymentsError
+from payments.errors import InvalidQueryError
 from payments.store import activity_log, repositories
 from payments.store.activity_log import PAYMENT_LOG, DayRange
 from payments.store.mapping import item_to_payment, normalized_email
@@ -39,10 +39,6 @@ EXPORT_MAX_ROWS = 10_000
 # Query calls one export may make in all (each reads up to 1 MB).
 EXPORT_READ_BUDGET = 600
 MAX_QUERY_LENGTH = 254
-
-
-class InvalidQueryError(PaymentsError):
-    code = "invalid_query"
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,25 +232,11 @@ def export_payments(
             return rows, True
 
 
-def parse_instant(value: str | None, name: str) -> datetime | None:
-    """An RFC 3339 date-time with its zone (the query's pattern checked the form)."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            raise ValueError(name)
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise InvalidQueryError(f"{name} is not a valid RFC 3339 date-time") from None
-
-
 __all__ = [
     "EXPORT_MAX_ROWS",
     "HORIZON_DAYS",
     "PaymentFilters",
     "export_payments",
     "list_payments",
-    "parse_instant",
     "search_payments",
 ]

@@ -16,7 +16,7 @@ from typing import Any
 
 from payments.domain.payment import render_amount
 from payments.domain.states import CAPTURED_STATUSES, PaymentStatus
-from payments.errors import PaymentsError
+from payments.errors import InvalidQueryError
 from payments.money import Amount
 from payments.store import activity_log
 from payments.store.mapping import stored_amount
@@ -37,10 +37,6 @@ _ATTRIBUTES = [
     "amount_refunded",
 ]
 _SUCCEEDED = frozenset(s.value for s in CAPTURED_STATUSES)
-
-
-class InvalidReportRangeError(PaymentsError):
-    code = "invalid_query"
 
 
 @dataclass(slots=True)
@@ -74,7 +70,7 @@ def parse_day(value: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidReportRangeError(f"{name} is not a date (YYYY-MM-DD)") from None
+        raise InvalidQueryError(f"{name} is not a date (YYYY-MM-DD)") from None
 
 
 def report(
@@ -84,9 +80,9 @@ def report(
     last = last or (today if first is None else min(today, first + timedelta(DEFAULT_DAYS - 1)))
     first = first or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
-        raise InvalidReportRangeError("from must not be after to")
+        raise InvalidQueryError("from must not be after to")
     if (last - first).days + 1 > MAX_DAYS:
-        raise InvalidReportRangeError(f"at most {MAX_DAYS} days per report")
+        raise InvalidQueryError(f"at most {MAX_DAYS} days per report")
     sums: dict[tuple[str, str, str], _Sums] = defaultdict(_Sums)
     cursor: str | None = None
     spent = 0

@@ -16,7 +16,7 @@ from typing import Any
 from payments import providers
 from payments.domain.events import rfc3339
 from payments.domain.webhook_health import Counts, health_status, percentile_ms
-from payments.errors import NotFoundError, PaymentsError
+from payments.errors import InvalidQueryError, NotFoundError, PaymentsError
 from payments.providers import providers_with
 from payments.providers.spec import Capability
 from payments.store import credential_status, webhook_stats
@@ -24,10 +24,6 @@ from payments.store import inbox as inbox_store
 
 MAX_DAYS = webhook_stats.RETENTION.days
 DEFAULT_DAYS = 7
-
-
-class InvalidQueryError(PaymentsError):
-    code = "invalid_query"
 
 
 def webhook_providers() -> list[str]:
